@@ -1,0 +1,82 @@
+/*
+ * command_table.c — every command duetd answers, as data, and listCommands
+ * which reads the same table.  A name not found here answers 59 CommandNotFound.
+ */
+#include "server/command.h"
+
+#include <string.h>
+
+/* Sorted by name (listCommands order). */
+static const duet_command_t command_table[] = {
+   {"buildInfo", duet_cmd_build_info, DUET_CMD_OP_QUERY_OK, "get version #, etc."},
+   {"connectionStatus", duet_cmd_connection_status, 0, "Returns connection-specific information such as logged-in users and their roles"},
+   {"endSessions", duet_cmd_end_sessions, DUET_CMD_NO_SESSION, "end a set of logical sessions"},
+   {"getLog", duet_cmd_get_log, DUET_CMD_ADMIN_ONLY, "{ getLog : '*' }  OR { getLog : 'global' } OR { getLog : 'startupWarnings' }"},
+   {"getMore", duet_cmd_get_more, DUET_CMD_READ, "retrieve more results from an existing cursor"},
+   {"getParameter", duet_cmd_get_parameter, DUET_CMD_ADMIN_ONLY, "get administrative option(s)"},
+   {"hello", duet_cmd_hello, DUET_CMD_OP_QUERY_OK, "Check if this server is primary for a replica set"},
+   {"hostInfo", duet_cmd_host_info, 0, "returns information about the daemon's host"},
+   {"isMaster", duet_cmd_hello, DUET_CMD_OP_QUERY_OK, "Check if this server is primary for a replica set (legacy hello)"},
+   {"killCursors", duet_cmd_kill_cursors, 0, "Kill a list of cursor ids"},
+   {"killSessions", duet_cmd_kill_sessions, DUET_CMD_NO_SESSION, "kill a logical session and its operations"},
+   {"listCommands", duet_cmd_list_commands, 0, "get a list of all db commands"},
+   {"ping", duet_cmd_ping, DUET_CMD_OP_QUERY_OK, "a way to check that the server is alive"},
+   {"serverStatus", duet_cmd_server_status, 0, "returns lots of administrative server statistics"},
+   {"startSession", duet_cmd_start_session, DUET_CMD_NO_SESSION, "start a logical session"},
+   {"whatsmyuri", duet_cmd_whatsmyuri, 0, "{whatsmyuri:1}"},
+};
+
+/* Other spellings MongoDB accepts. */
+static const struct {
+   const char *alias;
+   const char *name;
+} command_aliases[] = {
+   {"ismaster", "isMaster"},
+   {"buildinfo", "buildInfo"},
+};
+
+const duet_command_t *duet_command_table(size_t *count)
+{
+   *count = sizeof command_table / sizeof command_table[0];
+   return command_table;
+}
+
+const duet_command_t *duet_command_find(const char *name)
+{
+   for (size_t i = 0; i < sizeof command_aliases / sizeof command_aliases[0]; i++) {
+      if (strcmp(name, command_aliases[i].alias) == 0) {
+         name = command_aliases[i].name;
+         break;
+      }
+   }
+   for (size_t i = 0; i < sizeof command_table / sizeof command_table[0]; i++) {
+      if (strcmp(name, command_table[i].name) == 0) {
+         return &command_table[i];
+      }
+   }
+   return NULL;
+}
+
+bool duet_cmd_list_commands(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
+{
+   (void)ctx;
+   (void)error;
+   bson_t commands;
+   bson_append_document_begin(reply, "commands", -1, &commands);
+   for (size_t i = 0; i < sizeof command_table / sizeof command_table[0]; i++) {
+      const duet_command_t *entry = &command_table[i];
+      bson_t description;
+      bson_append_document_begin(&commands, entry->name, -1, &description);
+      BSON_APPEND_UTF8(&description, "help", entry->help);
+      BSON_APPEND_BOOL(&description, "requiresAuth", false);
+      BSON_APPEND_BOOL(&description, "secondaryOk", true);
+      BSON_APPEND_BOOL(&description, "adminOnly", (entry->flags & DUET_CMD_ADMIN_ONLY) != 0);
+      bson_t empty = BSON_INITIALIZER;
+      bson_append_array(&description, "apiVersions", -1, &empty);
+      bson_append_array(&description, "deprecatedApiVersions", -1, &empty);
+      bson_destroy(&empty);
+      bson_append_document_end(&commands, &description);
+   }
+   bson_append_document_end(reply, &commands);
+   return true;
+}

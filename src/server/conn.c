@@ -1,0 +1,98 @@
+/*
+ * conn.c — one client connection: read a frame, handle it, write the reply,
+ * until the client leaves, sends something unrecoverable, or the server stops.
+ * Runs on its own thread (see server.h for the concurrency model); only this
+ * file changes a duet_conn_t after it is started.
+ */
+#include "server/conn.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Reads exactly `length` bytes. False on EOF, error or shutdown. */
+static bool conn_read_all(int fd, uint8_t *buffer, size_t length)
+{
+   size_t done = 0;
+   while (done < length) {
+      ssize_t n = recv(fd, buffer + done, length - done, 0);
+      if (n > 0) {
+         done += (size_t)n;
+      } else if (n < 0 && errno == EINTR) {
+         continue;
+      } else {
+         return false;
+      }
+   }
+   return true;
+}
+
+static bool conn_write_all(int fd, const uint8_t *buffer, size_t length)
+{
+   size_t done = 0;
+   while (done < length) {
+      ssize_t n = send(fd, buffer + done, length - done, MSG_NOSIGNAL);
+      if (n > 0) {
+         done += (size_t)n;
+      } else if (n < 0 && errno == EINTR) {
+         continue;
+      } else {
+         return false;
+      }
+   }
+   return true;
+}
+
+static void conn_log_protocol_error(duet_conn_t *conn, const char *msg, const duet_error_t *error)
+{
+   bson_t attr = BSON_INITIALIZER;
+   BSON_APPEND_UTF8(&attr, "remote", conn->remote);
+   if (error) {
+      BSON_APPEND_INT32(&attr, "code", error->code);
+      BSON_APPEND_UTF8(&attr, "error", error->message);
+   }
+   duet_log_event(conn->server->log, DUET_LOG_WARNING, "NETWORK", 22988, conn->ctx, msg, &attr, false);
+   bson_destroy(&attr);
+}
+
+void duet_conn_serve(duet_conn_t *conn)
+{
+   duet_server_t *server = conn->server;
+   uint8_t header_bytes[DUET_WIRE_HEADER_SIZE];
+   while (!__atomic_load_n(&server->stopping, __ATOMIC_ACQUIRE)) {
+      if (!conn_read_all(conn->fd, header_bytes, sizeof header_bytes)) {
+         break; /* the client closed the connection (or shutdown woke us) */
+      }
+      duet_wire_header_t header;
+      duet_wire_read_header(header_bytes, &header);
+      duet_error_t error = DUET_ERROR_INIT;
+      if (!duet_wire_check_length(&header, &error)) {
+         conn_log_protocol_error(conn, "Invalid message length, closing the connection", &error);
+         duet_error_clear(&error);
+         break;
+      }
+      size_t length = (size_t)header.message_length;
+      uint8_t *frame = bson_malloc(length);
+      memcpy(frame, header_bytes, sizeof header_bytes);
+      if (!conn_read_all(conn->fd, frame + DUET_WIRE_HEADER_SIZE, length - DUET_WIRE_HEADER_SIZE)) {
+         conn_log_protocol_error(conn, "Connection closed in the middle of a message", NULL);
+         bson_free(frame);
+         break;
+      }
+      __atomic_add_fetch(&server->bytes_in, (int64_t)length, __ATOMIC_RELAXED);
+      duet_wire_buffer_t reply = {NULL, 0};
+      bool close = false;
+      duet_server_handle_frame(server, conn, frame, length, &reply, &close);
+      bson_free(frame);
+      bool written = true;
+      if (reply.length > 0) {
+         written = conn_write_all(conn->fd, reply.data, reply.length);
+         __atomic_add_fetch(&server->bytes_out, (int64_t)reply.length, __ATOMIC_RELAXED);
+      }
+      duet_wire_buffer_destroy(&reply);
+      if (close || !written) {
+         break;
+      }
+   }
+}

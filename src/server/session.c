@@ -1,0 +1,111 @@
+/*
+ * session.c — the logical-session registry.  See session.h.
+ */
+#include "server/session.h"
+
+#include <bson/bson.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct duet_session {
+   uint8_t id[16];         /* the lsid UUID */
+   int64_t last_used_us;   /* monotonic */
+   duet_session_t *next;
+};
+
+void duet_session_registry_init(duet_session_registry_t *registry)
+{
+   memset(registry, 0, sizeof *registry);
+   pthread_mutex_init(&registry->lock, NULL);
+}
+
+void duet_session_registry_destroy(duet_session_registry_t *registry)
+{
+   duet_session_t *session = registry->head;
+   while (session) {
+      duet_session_t *next = session->next;
+      bson_free(session);
+      session = next;
+   }
+   registry->head = NULL;
+   pthread_mutex_destroy(&registry->lock);
+}
+
+void duet_session_touch(duet_session_registry_t *registry, const uint8_t lsid[16], int64_t now_us)
+{
+   pthread_mutex_lock(&registry->lock);
+   duet_session_t *session = registry->head;
+   while (session && memcmp(session->id, lsid, 16) != 0) {
+      session = session->next;
+   }
+   if (!session) {
+      session = bson_malloc0(sizeof *session);
+      memcpy(session->id, lsid, 16);
+      session->next = registry->head;
+      registry->head = session;
+      registry->active++;
+   }
+   session->last_used_us = now_us;
+   pthread_mutex_unlock(&registry->lock);
+}
+
+bool duet_session_end(duet_session_registry_t *registry, const uint8_t lsid[16])
+{
+   bool found = false;
+   pthread_mutex_lock(&registry->lock);
+   for (duet_session_t **link = &registry->head; *link; link = &(*link)->next) {
+      if (memcmp((*link)->id, lsid, 16) == 0) {
+         duet_session_t *session = *link;
+         *link = session->next;
+         bson_free(session);
+         registry->active--;
+         found = true;
+         break;
+      }
+   }
+   pthread_mutex_unlock(&registry->lock);
+   return found;
+}
+
+size_t duet_session_reap(duet_session_registry_t *registry, int64_t now_us, int64_t timeout_us, uint8_t (*expired)[16],
+                         size_t max)
+{
+   size_t count = 0;
+   pthread_mutex_lock(&registry->lock);
+   duet_session_t **link = &registry->head;
+   while (*link && count < max) {
+      duet_session_t *session = *link;
+      if (now_us - session->last_used_us > timeout_us) {
+         memcpy(expired[count++], session->id, 16);
+         *link = session->next;
+         bson_free(session);
+         registry->active--;
+      } else {
+         link = &session->next;
+      }
+   }
+   pthread_mutex_unlock(&registry->lock);
+   return count;
+}
+
+void duet_session_new_id(uint8_t lsid[16])
+{
+   bool filled = false;
+   int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+   if (fd >= 0) {
+      filled = read(fd, lsid, 16) == 16;
+      close(fd);
+   }
+   if (!filled) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      uint64_t a = (uint64_t)ts.tv_nsec * 6364136223846793005ull + (uint64_t)getpid();
+      uint64_t b = (uint64_t)ts.tv_sec * 1442695040888963407ull ^ (uint64_t)(uintptr_t)lsid;
+      memcpy(lsid, &a, 8);
+      memcpy(lsid + 8, &b, 8);
+   }
+   lsid[6] = (uint8_t)((lsid[6] & 0x0F) | 0x40); /* version 4 */
+   lsid[8] = (uint8_t)((lsid[8] & 0x3F) | 0x80); /* RFC 4122 variant */
+}
