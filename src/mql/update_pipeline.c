@@ -1,0 +1,532 @@
+/*
+ * update_pipeline.c — pipeline-style updates (MongoDB's PipelineExecutor):
+ * `[{$set: ...}, {$unset: ...}, ...]` run over the one document being updated,
+ * with the stages an update admits: $addFields/$set, $project/$unset,
+ * $replaceRoot/$replaceWith.  Expressions go through the expression engine
+ * (duet/mql_expr.h).
+ */
+#include "mql/update_private.h"
+
+#include <duet/doc.h>
+#include <duet/mql_expr.h>
+
+#include <string.h>
+
+typedef enum pipeline_stage_kind {
+   STAGE_ADD_FIELDS,   /* $addFields / $set */
+   STAGE_UNSET,        /* $unset, and $project in exclusion mode */
+   STAGE_INCLUDE,      /* $project in inclusion mode */
+   STAGE_REPLACE_ROOT, /* $replaceRoot / $replaceWith */
+} pipeline_stage_kind_t;
+
+/* One field of an $addFields/$project spec: a nested spec or an expression. */
+typedef struct field_spec field_spec_t;
+struct field_spec {
+   char *name;              /* owned: one path part */
+   duet_expr_t *expr;       /* owned; NULL for nested specs and inclusion leaves */
+   field_spec_t *children;  /* owned nested spec (array of count) */
+   size_t count;
+   bool include;            /* inclusion leaf ($project: {a: 1}) */
+};
+
+typedef struct pipeline_stage {
+   pipeline_stage_kind_t kind;
+   const char *name;         /* stage name as written (static) */
+   field_spec_t root;        /* ADD_FIELDS / UNSET / INCLUDE */
+   bool include_id;          /* INCLUDE: _id kept unless {_id: 0} */
+   duet_expr_t *new_root;    /* REPLACE_ROOT */
+} pipeline_stage_t;
+
+typedef struct pipeline {
+   pipeline_stage_t *stages;
+   size_t count;
+} pipeline_t;
+
+/* ---- spec trees ------------------------------------------------------------------- */
+
+static void field_spec_clear(field_spec_t *spec)
+{
+   for (size_t i = 0; i < spec->count; i++) {
+      field_spec_clear(&spec->children[i]);
+   }
+   bson_free(spec->children);
+   bson_free(spec->name);
+   duet_expr_destroy(spec->expr);
+   memset(spec, 0, sizeof *spec);
+}
+
+/* Finds or appends the child named `name`. */
+static field_spec_t *field_spec_child(field_spec_t *spec, const char *name, size_t name_length)
+{
+   for (size_t i = 0; i < spec->count; i++) {
+      if (strlen(spec->children[i].name) == name_length && strncmp(spec->children[i].name, name, name_length) == 0) {
+         return &spec->children[i];
+      }
+   }
+   spec->children = bson_realloc(spec->children, (spec->count + 1) * sizeof *spec->children);
+   field_spec_t *child = &spec->children[spec->count++];
+   memset(child, 0, sizeof *child);
+   child->name = bson_strndup(name, name_length);
+   return child;
+}
+
+/* Walks/creates the nodes for a dotted path; returns the leaf node. */
+static field_spec_t *field_spec_path(field_spec_t *root, const char *path, duet_error_t *error)
+{
+   if (!path[0] || path[0] == '$') {
+      duet_error_set(error, path[0] ? 16410 : 40352,
+                     path[0] ? "FieldPath field names may not start with '$'. Consider using $getField or $setField."
+                             : "FieldPath cannot be constructed with empty string");
+      return NULL;
+   }
+   field_spec_t *current = root;
+   const char *start = path;
+   for (const char *p = path;; p++) {
+      if (*p == '.' || *p == '\0') {
+         if (p == start) {
+            duet_error_set(error, 15998, "FieldPath field names may not be empty strings.");
+            return NULL;
+         }
+         current = field_spec_child(current, start, (size_t)(p - start));
+         if (*p == '\0') {
+            return current;
+         }
+         start = p + 1;
+      }
+   }
+}
+
+static bool is_expression_object(const bson_value_t *value)
+{
+   bson_iter_t iter;
+   return value->value_type == BSON_TYPE_DOCUMENT &&
+          bson_iter_init_from_data(&iter, value->value.v_doc.data, value->value.v_doc.data_len) &&
+          bson_iter_next(&iter) && bson_iter_key(&iter)[0] == '$';
+}
+
+static bool parse_add_fields(field_spec_t *root, const bson_value_t *spec, duet_error_t *error)
+{
+   bson_iter_t iter;
+   BSON_ASSERT(bson_iter_init_from_data(&iter, spec->value.v_doc.data, spec->value.v_doc.data_len));
+   while (bson_iter_next(&iter)) {
+      field_spec_t *node = field_spec_path(root, bson_iter_key(&iter), error);
+      if (!node) {
+         return false;
+      }
+      const bson_value_t *value = bson_iter_value(&iter);
+      if (node->expr || node->count) {
+         duet_error_set(error, 40176, "Invalid $addFields :: caused by :: specification contains two conflicting paths. "
+                        "Cannot specify both '%s' and a path under or equal to it", bson_iter_key(&iter));
+         return false;
+      }
+      if (value->value_type == BSON_TYPE_DOCUMENT && !is_expression_object(value) &&
+          value->value.v_doc.data_len > 5) {
+         if (!parse_add_fields(node, value, error)) {
+            return false;
+         }
+      } else if (!duet_expr_parse(value, NULL, &node->expr, error)) {
+         return false;
+      }
+   }
+   return true;
+}
+
+/* ---- applying $addFields ---------------------------------------------------------- */
+
+static bool add_fields_into(const field_spec_t *spec, duet_uelem_t *target, const bson_t *root,
+                            const duet_expr_env_t *env, duet_error_t *error);
+
+static bool add_field(const field_spec_t *child, duet_uelem_t *target, const bson_t *root, const duet_expr_env_t *env,
+                      duet_error_t *error)
+{
+   duet_uelem_t *existing = duet_uelem_child(target, child->name);
+   if (child->expr) {
+      bson_value_t value;
+      if (!duet_expr_evaluate(child->expr, root, env, &value, error)) {
+         bson_value_destroy(&value);
+         return false;
+      }
+      if (value.value_type == BSON_TYPE_EOD) {
+         if (existing) {
+            duet_uelem_remove_at(target, (size_t)duet_uelem_child_index(target, existing));
+         }
+      } else if (existing) {
+         duet_uelem_set_value(existing, &value);
+      } else {
+         duet_uelem_push(target, duet_uelem_from_value(child->name, &value));
+      }
+      bson_value_destroy(&value);
+      return true;
+   }
+   /* nested spec: merge into an existing document, map over an array of documents */
+   if (!existing || (existing->type != BSON_TYPE_DOCUMENT && existing->type != BSON_TYPE_ARRAY)) {
+      duet_uelem_t *doc = duet_uelem_new_container(child->name, BSON_TYPE_DOCUMENT);
+      if (existing) {
+         size_t at = (size_t)duet_uelem_child_index(target, existing);
+         duet_uelem_remove_at(target, at);
+         duet_uelem_insert(target, at, doc);
+      } else {
+         duet_uelem_push(target, doc);
+      }
+      existing = doc;
+   }
+   return add_fields_into(child, existing, root, env, error);
+}
+
+static bool add_fields_into(const field_spec_t *spec, duet_uelem_t *target, const bson_t *root,
+                            const duet_expr_env_t *env, duet_error_t *error)
+{
+   if (target->type == BSON_TYPE_ARRAY) {
+      for (size_t i = 0; i < target->count; i++) {
+         duet_uelem_t *item = target->children[i];
+         if (item->type == BSON_TYPE_DOCUMENT || item->type == BSON_TYPE_ARRAY) {
+            if (!add_fields_into(spec, item, root, env, error)) {
+               return false;
+            }
+         } else {
+            /* a scalar element becomes a document with the new fields */
+            duet_uelem_t *doc = duet_uelem_new_container("", BSON_TYPE_DOCUMENT);
+            duet_uelem_remove_at(target, i);
+            duet_uelem_insert(target, i, doc);
+            if (!add_fields_into(spec, doc, root, env, error)) {
+               return false;
+            }
+         }
+      }
+      return true;
+   }
+   for (size_t i = 0; i < spec->count; i++) {
+      if (!add_field(&spec->children[i], target, root, env, error)) {
+         return false;
+      }
+   }
+   return true;
+}
+
+/* ---- $unset / $project ------------------------------------------------------------ */
+
+static bool parse_unset_list(pipeline_stage_t *stage, const bson_value_t *spec, duet_error_t *error)
+{
+   if (spec->value_type == BSON_TYPE_UTF8) {
+      return field_spec_path(&stage->root, spec->value.v_utf8.str, error) != NULL;
+   }
+   if (spec->value_type != BSON_TYPE_ARRAY) {
+      duet_error_set(error, 31002, "$unset specification must be a string or an array");
+      return false;
+   }
+   bson_iter_t iter;
+   BSON_ASSERT(bson_iter_init_from_data(&iter, spec->value.v_doc.data, spec->value.v_doc.data_len));
+   bool any = false;
+   while (bson_iter_next(&iter)) {
+      if (!BSON_ITER_HOLDS_UTF8(&iter)) {
+         duet_error_set(error, 31120, "$unset specification must be a string or an array containing only string values");
+         return false;
+      }
+      if (!field_spec_path(&stage->root, bson_iter_utf8(&iter, NULL), error)) {
+         return false;
+      }
+      any = true;
+   }
+   if (!any) {
+      duet_error_set(error, 31119, "$unset specification must be a string or an array with at least one field");
+      return false;
+   }
+   return true;
+}
+
+static bool value_is_inclusion(const bson_value_t *value, bool *include)
+{
+   switch (value->value_type) {
+   case BSON_TYPE_BOOL: *include = value->value.v_bool; return true;
+   case BSON_TYPE_INT32:
+   case BSON_TYPE_INT64:
+   case BSON_TYPE_DOUBLE:
+   case BSON_TYPE_DECIMAL128: {
+      bson_value_t zero = {.value_type = BSON_TYPE_INT32};
+      *include = duet_value_compare(value, &zero) != 0;
+      return true;
+   }
+   default: return false;
+   }
+}
+
+static bool parse_project(pipeline_stage_t *stage, const bson_value_t *spec, duet_error_t *error)
+{
+   bson_iter_t iter;
+   BSON_ASSERT(bson_iter_init_from_data(&iter, spec->value.v_doc.data, spec->value.v_doc.data_len));
+   int mode = 0; /* 1 inclusion, -1 exclusion */
+   stage->include_id = true;
+   while (bson_iter_next(&iter)) {
+      const char *key = bson_iter_key(&iter);
+      bool include;
+      if (!value_is_inclusion(bson_iter_value(&iter), &include)) {
+         duet_error_set(error, DUET_ERR_INVALID_PIPELINE_OPERATOR,
+                        "$project with computed fields is not supported in pipeline-style updates by duet; use $set");
+         return false;
+      }
+      if (strcmp(key, "_id") == 0) {
+         stage->include_id = include;
+         if (include) {
+            continue;
+         }
+         if (mode == 1) {
+            continue;
+         }
+      } else if (mode && (include ? 1 : -1) != mode) {
+         duet_error_set(error, 31253, "Invalid $project :: caused by :: Cannot do %s on field %s in %s projection",
+                        include ? "inclusion" : "exclusion", key, include ? "exclusion" : "inclusion");
+         return false;
+      } else {
+         mode = include ? 1 : -1;
+      }
+      field_spec_t *node = field_spec_path(&stage->root, key, error);
+      if (!node) {
+         return false;
+      }
+      node->include = true;
+   }
+   if (mode == 0 && stage->include_id && stage->root.count == 0) {
+      duet_error_set(error, 51272, "Invalid $project :: caused by :: projection specification must have at least one field");
+      return false;
+   }
+   stage->kind = mode == 1 ? STAGE_INCLUDE : STAGE_UNSET;
+   if (mode == 1 && !stage->include_id) {
+      /* _id exclusion inside an inclusion projection */
+      stage->include_id = false;
+   }
+   return true;
+}
+
+static void unset_in(const field_spec_t *spec, duet_uelem_t *target)
+{
+   if (target->type == BSON_TYPE_ARRAY) {
+      for (size_t i = 0; i < target->count; i++) {
+         if (target->children[i]->type == BSON_TYPE_DOCUMENT || target->children[i]->type == BSON_TYPE_ARRAY) {
+            unset_in(spec, target->children[i]);
+         }
+      }
+      return;
+   }
+   for (size_t i = 0; i < spec->count; i++) {
+      const field_spec_t *child = &spec->children[i];
+      duet_uelem_t *existing = duet_uelem_child(target, child->name);
+      if (!existing) {
+         continue;
+      }
+      if (child->count == 0) {
+         duet_uelem_remove_at(target, (size_t)duet_uelem_child_index(target, existing));
+      } else if (existing->type == BSON_TYPE_DOCUMENT || existing->type == BSON_TYPE_ARRAY) {
+         unset_in(child, existing);
+      }
+   }
+}
+
+/* Keeps only included paths (documents inside arrays are projected element by element). */
+static void include_in(const field_spec_t *spec, duet_uelem_t *target, bool keep_id)
+{
+   if (target->type == BSON_TYPE_ARRAY) {
+      for (size_t i = 0; i < target->count;) {
+         duet_uelem_t *item = target->children[i];
+         if (item->type == BSON_TYPE_DOCUMENT || item->type == BSON_TYPE_ARRAY) {
+            include_in(spec, item, false);
+            i++;
+         } else {
+            duet_uelem_remove_at(target, i);
+         }
+      }
+      return;
+   }
+   for (size_t i = 0; i < target->count;) {
+      duet_uelem_t *child = target->children[i];
+      const field_spec_t *rule = NULL;
+      for (size_t r = 0; r < spec->count; r++) {
+         if (strcmp(spec->children[r].name, child->name) == 0) {
+            rule = &spec->children[r];
+         }
+      }
+      bool is_id = keep_id && strcmp(child->name, "_id") == 0;
+      if (is_id || (rule && rule->include && rule->count == 0)) {
+         i++;
+      } else if (rule && rule->count && (child->type == BSON_TYPE_DOCUMENT || child->type == BSON_TYPE_ARRAY)) {
+         include_in(rule, child, false);
+         i++;
+      } else {
+         duet_uelem_remove_at(target, i);
+      }
+   }
+}
+
+/* ---- compile / apply ------------------------------------------------------------- */
+
+static bool compile_stage(pipeline_stage_t *stage, const bson_value_t *value, duet_error_t *error)
+{
+   bson_iter_t iter;
+   if (value->value_type != BSON_TYPE_DOCUMENT ||
+       !bson_iter_init_from_data(&iter, value->value.v_doc.data, value->value.v_doc.data_len) ||
+       !bson_iter_next(&iter)) {
+      duet_error_set(error, 40323, "A pipeline stage specification object must contain exactly one field.");
+      return false;
+   }
+   const char *name = bson_iter_key(&iter);
+   const bson_value_t *spec = bson_iter_value(&iter);
+   bson_iter_t extra = iter;
+   if (bson_iter_next(&extra)) {
+      duet_error_set(error, 40323, "A pipeline stage specification object must contain exactly one field.");
+      return false;
+   }
+   if (strcmp(name, "$addFields") == 0 || strcmp(name, "$set") == 0) {
+      stage->kind = STAGE_ADD_FIELDS;
+      stage->name = name[1] == 'a' ? "$addFields" : "$set";
+      if (spec->value_type != BSON_TYPE_DOCUMENT) {
+         duet_error_set(error, 40272, "%s specification stage must be an object, got %s", stage->name,
+                        duet_type_name(spec->value_type));
+         return false;
+      }
+      return parse_add_fields(&stage->root, spec, error);
+   }
+   if (strcmp(name, "$unset") == 0) {
+      stage->kind = STAGE_UNSET;
+      stage->name = "$unset";
+      return parse_unset_list(stage, spec, error);
+   }
+   if (strcmp(name, "$project") == 0) {
+      stage->name = "$project";
+      if (spec->value_type != BSON_TYPE_DOCUMENT) {
+         duet_error_set(error, 15969, "$project specification must be an object");
+         return false;
+      }
+      return parse_project(stage, spec, error);
+   }
+   if (strcmp(name, "$replaceRoot") == 0 || strcmp(name, "$replaceWith") == 0) {
+      stage->kind = STAGE_REPLACE_ROOT;
+      stage->name = name[8] == 'R' ? "$replaceRoot" : "$replaceWith";
+      const bson_value_t *root_spec = spec;
+      bson_value_t new_root;
+      if (stage->name[8] == 'R') {
+         bson_iter_t fields;
+         if (spec->value_type != BSON_TYPE_DOCUMENT) {
+            duet_error_set(error, 40229, "expected an object as specification for $replaceRoot stage, got %s",
+                           duet_type_name(spec->value_type));
+            return false;
+         }
+         BSON_ASSERT(bson_iter_init_from_data(&fields, spec->value.v_doc.data, spec->value.v_doc.data_len));
+         bool found = false;
+         while (bson_iter_next(&fields)) {
+            if (strcmp(bson_iter_key(&fields), "newRoot") != 0) {
+               duet_error_set(error, 40415, "BSON field '$replaceRoot.%s' is an unknown field.", bson_iter_key(&fields));
+               return false;
+            }
+            new_root = *bson_iter_value(&fields);
+            found = true;
+         }
+         if (!found) {
+            duet_error_set(error, 40414, "BSON field '$replaceRoot.newRoot' is missing but a required field");
+            return false;
+         }
+         root_spec = &new_root;
+      }
+      return duet_expr_parse(root_spec, NULL, &stage->new_root, error);
+   }
+   duet_error_set(error, DUET_ERR_INVALID_OPTIONS, "%s is not allowed to be used within an update", name);
+   return false;
+}
+
+bool duet_update_pipeline_compile(duet_update_t *update, const bson_t *pipeline_spec, duet_error_t *error)
+{
+   pipeline_t *pipeline = bson_malloc0(sizeof *pipeline);
+   update->pipeline = pipeline;
+   uint32_t n = bson_count_keys(pipeline_spec);
+   pipeline->stages = bson_malloc0((n ? n : 1) * sizeof *pipeline->stages);
+   bson_iter_t iter;
+   BSON_ASSERT(bson_iter_init(&iter, pipeline_spec));
+   while (bson_iter_next(&iter)) {
+      pipeline_stage_t *stage = &pipeline->stages[pipeline->count++];
+      if (!compile_stage(stage, bson_iter_value(&iter), error)) {
+         return false;
+      }
+   }
+   return true;
+}
+
+void duet_update_pipeline_free(void *opaque)
+{
+   pipeline_t *pipeline = opaque;
+   if (!pipeline) {
+      return;
+   }
+   for (size_t i = 0; i < pipeline->count; i++) {
+      field_spec_clear(&pipeline->stages[i].root);
+      duet_expr_destroy(pipeline->stages[i].new_root);
+   }
+   bson_free(pipeline->stages);
+   bson_free(pipeline);
+}
+
+static bool replace_root(const pipeline_stage_t *stage, const bson_t *doc, const duet_expr_env_t *env, bson_t *out,
+                         duet_error_t *error)
+{
+   bson_value_t value;
+   if (!duet_expr_evaluate(stage->new_root, doc, env, &value, error)) {
+      bson_value_destroy(&value);
+      return false;
+   }
+   if (value.value_type != BSON_TYPE_DOCUMENT) {
+      bson_string_t *input = bson_string_new(NULL);
+      bson_value_t whole = {.value_type = BSON_TYPE_DOCUMENT};
+      whole.value.v_doc.data = (uint8_t *)bson_get_data(doc);
+      whole.value.v_doc.data_len = doc->len;
+      duet_update_format_value(input, &whole);
+      char *shown = value.value_type == BSON_TYPE_EOD ? bson_strdup("MISSING") : duet_expr_value_to_string(&value);
+      duet_error_set(error, 40228,
+                     "'replacement document' must evaluate to an object, but resulting value was: %s. Type of resulting "
+                     "value: '%s'. Input document: %s",
+                     shown, duet_type_name(value.value_type), input->str);
+      bson_free(shown);
+      bson_string_free(input, true);
+      bson_value_destroy(&value);
+      return false;
+   }
+   bson_t result;
+   BSON_ASSERT(bson_init_static(&result, value.value.v_doc.data, value.value.v_doc.data_len));
+   bson_copy_to(&result, out);
+   bson_value_destroy(&value);
+   return true;
+}
+
+bool duet_update_pipeline_apply(const duet_update_t *update, const bson_t *old_doc, int64_t now_ms, bson_t *new_doc,
+                                duet_error_t *error)
+{
+   const pipeline_t *pipeline = update->pipeline;
+   duet_expr_env_t env = DUET_EXPR_ENV_INIT;
+   env.now_ms = now_ms;
+   bson_copy_to(old_doc, new_doc);
+   for (size_t i = 0; i < pipeline->count; i++) {
+      const pipeline_stage_t *stage = &pipeline->stages[i];
+      bson_t next;
+      if (stage->kind == STAGE_REPLACE_ROOT) {
+         if (!replace_root(stage, new_doc, &env, &next, error)) {
+            return false;
+         }
+      } else {
+         duet_uelem_t *root = duet_uelem_from_bson(new_doc);
+         bool ok = true;
+         if (stage->kind == STAGE_ADD_FIELDS) {
+            ok = add_fields_into(&stage->root, root, new_doc, &env, error);
+         } else if (stage->kind == STAGE_UNSET) {
+            unset_in(&stage->root, root);
+         } else {
+            include_in(&stage->root, root, stage->include_id);
+         }
+         if (!ok) {
+            duet_uelem_free(root);
+            return false;
+         }
+         bson_init(&next);
+         duet_uelem_write_children(root, &next);
+         duet_uelem_free(root);
+      }
+      bson_destroy(new_doc);
+      bson_steal(new_doc, &next);
+   }
+   return true;
+}
