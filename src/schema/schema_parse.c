@@ -111,6 +111,7 @@ static const char *describe_reason(const char *token)
        {"INVALID_ESCAPE", "an invalid escape sequence"},
        {"INVALID_UTF8", "invalid UTF-8"},
        {"PREMATURE_EOF", "the text ends too early"},
+       {"STRAY_TOKEN", "an unexpected token (a missing comma?)"},
    };
    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
       if (strcmp(reasons[i].token, token) == 0) {
@@ -486,10 +487,10 @@ static bool parse_object_body(parse_context_t *context, const bson_t *doc, const
          bool ok = parse_property(context, name, &property_doc, property_where, depth,
                                   &object->properties[object->property_count]);
          bson_free(property_where);
+         object->property_count++; /* counted even on failure, so the caller's clear frees it */
          if (!ok) {
             return false;
          }
-         object->property_count++;
       }
    }
    if (bson_iter_init_find(&iter, doc, "required")) {
@@ -539,8 +540,15 @@ static bool parse_top(parse_context_t *context, const bson_t *doc, const char *c
 {
    duet_schema_set_t *set = context->set;
    bson_iter_t iter;
+   /* Name places inside the schema after its title when it has one: "Task.address.zip". */
+   const char *label = where;
+   if (bson_iter_init_find(&iter, doc, "title") && BSON_ITER_HOLDS_UTF8(&iter) && bson_iter_utf8(&iter, NULL)[0]) {
+      label = bson_iter_utf8(&iter, NULL);
+   } else if (collection) {
+      label = collection;
+   }
    if (!bson_iter_init_find(&iter, doc, "bsonType")) {
-      return fail(context, where,
+      return fail(context, label,
                   "the root is not an object schema: it has no \"bsonType\": \"object\"; a synced "
                   "collection's schema starts {\"title\": ..., \"bsonType\": \"object\", "
                   "\"properties\": {...}}");
@@ -548,7 +556,7 @@ static bool parse_top(parse_context_t *context, const bson_t *doc, const char *c
    if (!BSON_ITER_HOLDS_UTF8(&iter) || strcmp(bson_iter_utf8(&iter, NULL), "object") != 0) {
       char *shown = BSON_ITER_HOLDS_UTF8(&iter) ? bson_strdup_printf("'%s'", bson_iter_utf8(&iter, NULL))
                                                 : bson_strdup(bson_kind(&iter));
-      fail(context, where,
+      fail(context, label,
            "the root is not an object schema: its bsonType is %s; a collection's schema must have "
            "\"bsonType\": \"object\"",
            shown);
@@ -557,13 +565,6 @@ static bool parse_top(parse_context_t *context, const bson_t *doc, const char *c
    }
    duet_schema_t *schema = &set->schemas[set->schema_count];
    memset(schema, 0, sizeof *schema);
-   /* Name places inside the schema after its title when it has one: "Task.address.zip". */
-   const char *label = where;
-   if (bson_iter_init_find(&iter, doc, "title") && BSON_ITER_HOLDS_UTF8(&iter) && bson_iter_utf8(&iter, NULL)[0]) {
-      label = bson_iter_utf8(&iter, NULL);
-   } else if (collection) {
-      label = collection;
-   }
    bool ok = parse_object_body(context, doc, label, 0, &schema->root);
    if (ok && !schema->root.title) {
       if (collection) {
