@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include <duet/error.h>
+#include <duet/mql_expr.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,6 +58,11 @@ enum {
 */
 bool duet_match_parse(const bson_t *filter, unsigned features, duet_match_t **out, duet_error_t *error);
 
+/* Same, naming the caller's variables $expr may use (`$$x` from a `let`); scope
+ * (borrowed, may be NULL) is only read during the call. */
+bool duet_match_parse_with_scope(const bson_t *filter, unsigned features, const duet_expr_scope_t *scope,
+                                 duet_match_t **out, duet_error_t *error);
+
 /* Frees a matcher; NULL is a no-op. */
 void duet_match_destroy(duet_match_t *match);
 
@@ -74,6 +80,10 @@ typedef struct duet_match_details {
 */
 bool duet_match_matches(const duet_match_t *match, const bson_t *doc, bool *matched, duet_match_details_t *details,
                         duet_error_t *error);
+
+/* Same, with the environment $expr evaluates in ($$NOW, let variables); env may be NULL. */
+bool duet_match_matches_env(const duet_match_t *match, const bson_t *doc, const duet_expr_env_t *env, bool *matched,
+                            duet_match_details_t *details, duet_error_t *error);
 
 /*
 ** Evaluates the matcher against a single value as if it were the document
