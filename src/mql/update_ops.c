@@ -189,6 +189,7 @@ static bool init_push(duet_unode_t *leaf, const bson_value_t *arg, duet_error_t 
       return true;
    }
    static const char *const clauses[] = {"$each", "$slice", "$sort", "$position"};
+   bson_value_t found_values[4];
    const bson_value_t *found[4] = {NULL, NULL, NULL, NULL};
    BSON_ASSERT(bson_iter_init_from_data(&iter, arg->value.v_doc.data, arg->value.v_doc.data_len));
    while (bson_iter_next(&iter)) {
@@ -207,7 +208,8 @@ static bool init_push(duet_unode_t *leaf, const bson_value_t *arg, duet_error_t 
          duet_error_set(error, DUET_ERR_BAD_VALUE, "Only one %s is supported.", key);
          return false;
       }
-      found[which] = bson_iter_value(&iter);
+      found_values[which] = *bson_iter_value(&iter); /* borrowed from the spec copy */
+      found[which] = &found_values[which];
    }
    if (found[0]->value_type != BSON_TYPE_ARRAY) {
       duet_error_set(error, DUET_ERR_BAD_VALUE, "The argument to $each in $push must be an array but it was of type: %s",
@@ -232,7 +234,7 @@ static bool init_push(duet_unode_t *leaf, const bson_value_t *arg, duet_error_t 
          }
          leaf->has_sort = true;
          leaf->sort_whole = false;
-         leaf->sort_pattern = *sort;
+         leaf->sort_pattern = *sort; /* a struct copy; its data points into the spec */
       } else if (is_number(sort->value_type)) {
          double order = number_as_double(sort);
          if (order != 1 && order != -1) {

@@ -10,7 +10,7 @@
 
 typedef struct equality {
    char *path;               /* owned */
-   const bson_value_t *value; /* borrowed from the query */
+   bson_value_t value;       /* struct copy; its data is borrowed from the query */
 } equality_t;
 
 typedef struct equalities {
@@ -63,7 +63,7 @@ static bool add_equality(equalities_t *eq, const char *path, const bson_value_t 
       eq->items = bson_realloc(eq->items, eq->capacity * sizeof *eq->items);
    }
    eq->items[eq->count].path = bson_strdup(path);
-   eq->items[eq->count].value = value;
+   eq->items[eq->count].value = *value;
    eq->count++;
    return true;
 }
@@ -187,7 +187,7 @@ bool duet_update_upsert_seed(const bson_t *query, bool only_id, bson_t *seed_out
    if (ok) {
       qsort(eq.items, eq.count, sizeof *eq.items, compare_paths);
       for (size_t i = 0; ok && i < eq.count; i++) {
-         ok = set_at_path(root, eq.items[i].path, eq.items[i].value, error);
+         ok = set_at_path(root, eq.items[i].path, &eq.items[i].value, error);
       }
    }
    if (ok) {
