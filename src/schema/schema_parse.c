@@ -414,6 +414,51 @@ static bool parse_type(parse_context_t *context, const bson_t *doc, const char *
    return true;
 }
 
+/* JSON has one number syntax: store a numeric default as the property's own BSON type
+ * (int32 for int, int64 for long, double, decimal128) so documents filled with it validate. */
+static void normalize_number_default(const duet_schema_type_t *type, bson_value_t *value)
+{
+   if (type->container != DUET_SCHEMA_SINGLE) {
+      return;
+   }
+   bson_type_t kind = value->value_type;
+   bool integral = kind == BSON_TYPE_INT32 || kind == BSON_TYPE_INT64;
+   int64_t as_int = kind == BSON_TYPE_INT32 ? value->value.v_int32 : kind == BSON_TYPE_INT64 ? value->value.v_int64 : 0;
+   switch (type->element) {
+   case DUET_SCHEMA_INT:
+      if (kind == BSON_TYPE_INT64) {
+         value->value_type = BSON_TYPE_INT32;
+         value->value.v_int32 = (int32_t)as_int; /* range checked by duet_schema_type_accepts_value */
+      }
+      break;
+   case DUET_SCHEMA_LONG:
+      if (integral) {
+         value->value_type = BSON_TYPE_INT64;
+         value->value.v_int64 = as_int;
+      }
+      break;
+   case DUET_SCHEMA_DOUBLE:
+      if (integral) {
+         value->value_type = BSON_TYPE_DOUBLE;
+         value->value.v_double = (double)as_int;
+      }
+      break;
+   case DUET_SCHEMA_DECIMAL:
+      if (integral || kind == BSON_TYPE_DOUBLE) {
+         char text[64];
+         if (integral) {
+            snprintf(text, sizeof text, "%lld", (long long)as_int);
+         } else {
+            snprintf(text, sizeof text, "%.17g", value->value.v_double);
+         }
+         value->value_type = BSON_TYPE_DECIMAL128;
+         bson_decimal128_from_string(text, &value->value.v_decimal128);
+      }
+      break;
+   default: break;
+   }
+}
+
 static bool parse_property(parse_context_t *context, const char *name, const bson_t *doc, const char *where, int depth,
                            duet_schema_property_t *property)
 {
@@ -438,6 +483,7 @@ static bool parse_property(parse_context_t *context, const char *name, const bso
          bson_free(spelling);
          return false;
       }
+      normalize_number_default(&property->type, &property->default_value);
    }
    return true;
 }

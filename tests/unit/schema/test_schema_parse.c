@@ -90,6 +90,29 @@ static void test_property_forms(void **state)
    duet_schema_set_destroy(set);
 }
 
+static void test_numeric_defaults_take_the_property_type(void **state)
+{
+   (void)state;
+   duet_schema_set_t *set = parse_ok("d.json", "{'title': 'T', 'bsonType': 'object', 'properties': {"
+                                               "'i': {'bsonType': 'int', 'default': 7}, 'l': {'bsonType': 'long', "
+                                               "'default': 7}, 'd': {'bsonType': 'double', 'default': 7}, 'm': "
+                                               "{'bsonType': 'decimal', 'default': 2.5}, 'n': {'bsonType': "
+                                               "'decimal', 'default': 3}}}");
+   const duet_schema_object_t *t = &set->schemas[0].root;
+   assert_int_equal(t->properties[0].default_value.value_type, BSON_TYPE_INT32);
+   assert_int_equal(t->properties[1].default_value.value_type, BSON_TYPE_INT64);
+   assert_int_equal(t->properties[1].default_value.value.v_int64, 7);
+   assert_int_equal(t->properties[2].default_value.value_type, BSON_TYPE_DOUBLE);
+   assert_true(t->properties[2].default_value.value.v_double == 7.0);
+   char text[BSON_DECIMAL128_STRING];
+   assert_int_equal(t->properties[3].default_value.value_type, BSON_TYPE_DECIMAL128);
+   bson_decimal128_to_string(&t->properties[3].default_value.value.v_decimal128, text);
+   assert_string_equal(text, "2.5");
+   bson_decimal128_to_string(&t->properties[4].default_value.value.v_decimal128, text);
+   assert_string_equal(text, "3");
+   duet_schema_set_destroy(set);
+}
+
 static void test_array_and_keyed_files(void **state)
 {
    (void)state;
@@ -309,6 +332,7 @@ int main(void)
    const struct CMUnitTest tests[] = {
        cmocka_unit_test(test_single_schema_in_written_order),
        cmocka_unit_test(test_property_forms),
+       cmocka_unit_test(test_numeric_defaults_take_the_property_type),
        cmocka_unit_test(test_array_and_keyed_files),
        cmocka_unit_test(test_warnings),
        cmocka_unit_test(test_invalid_json_line_and_column),
