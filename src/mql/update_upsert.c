@@ -185,7 +185,9 @@ bool duet_update_upsert_seed(const bson_t *query, bool only_id, bson_t *seed_out
    bool ok = collect(&eq, bson_get_data(query), query->len, only_id, error);
    duet_uelem_t *root = duet_uelem_from_bson(seed_out);
    if (ok) {
-      qsort(eq.items, eq.count, sizeof *eq.items, compare_paths);
+      if (eq.count > 1) {
+         qsort(eq.items, eq.count, sizeof *eq.items, compare_paths);
+      }
       for (size_t i = 0; ok && i < eq.count; i++) {
          ok = set_at_path(root, eq.items[i].path, &eq.items[i].value, error);
       }

@@ -1,0 +1,206 @@
+/*
+ * test_update_replace.c — replacement documents, upserts (seed from the query's
+ * equalities, $setOnInsert, _id first) and pipeline-style updates, following
+ * MongoDB's update and upsert documentation and its pipeline_style_updates tests.
+ */
+#include "duet_test.h"
+
+#include <duet/mql_update.h>
+
+static duet_update_t *parse_or_fail(const char *update_json, bool pipeline)
+{
+   bson_t *spec = TEST_JSON(update_json);
+   duet_update_t *update = NULL;
+   duet_error_t error = DUET_ERROR_INIT;
+   duet_update_options_t options = DUET_UPDATE_OPTIONS_INIT;
+   options.now_ms = 1700000000000;
+   bool ok;
+   if (pipeline) {
+      bson_iter_t iter;
+      assert_true(bson_iter_init_find(&iter, spec, "p"));
+      ok = duet_update_parse_value(bson_iter_value(&iter), &options, &update, &error);
+   } else {
+      ok = duet_update_parse(spec, &options, &update, &error);
+   }
+   if (!ok) {
+      fail_msg("parse %s: %d %s", update_json, error.code, error.message);
+   }
+   bson_destroy(spec);
+   return update;
+}
+
+/* `update_json` is a document, or {"p": [...]} for a pipeline. */
+static void check(const char *doc_json, const char *update_json, bool pipeline, const char *expected_json,
+                  bool expected_modified)
+{
+   duet_update_t *update = parse_or_fail(update_json, pipeline);
+   bson_t *doc = TEST_JSON(doc_json);
+   bson_t out;
+   bool modified = !expected_modified;
+   duet_error_t error = DUET_ERROR_INIT;
+   if (!duet_update_apply(update, doc, NULL, false, &out, &modified, &error)) {
+      fail_msg("apply %s: %d %s", update_json, error.code, error.message);
+   }
+   ASSERT_JSON_EQ(&out, expected_json);
+   assert_int_equal(modified, expected_modified);
+   bson_destroy(&out);
+   bson_destroy(doc);
+   duet_update_destroy(update);
+}
+
+static void check_error(const char *doc_json, const char *update_json, bool pipeline, int code, const char *message)
+{
+   duet_update_t *update = parse_or_fail(update_json, pipeline);
+   bson_t *doc = TEST_JSON(doc_json);
+   bson_t out;
+   bool modified = false;
+   duet_error_t error = DUET_ERROR_INIT;
+   assert_false(duet_update_apply(update, doc, NULL, false, &out, &modified, &error));
+   assert_true(bson_empty(&out));
+   if (error.code != code || strcmp(error.message, message) != 0) {
+      fail_msg("%s:\n  got      %d %s\n  expected %d %s", update_json, error.code, error.message, code, message);
+   }
+   bson_destroy(&out);
+   bson_destroy(doc);
+   duet_update_destroy(update);
+   duet_error_clear(&error);
+}
+
+static void check_upsert(const char *query_json, const char *update_json, bool pipeline, const char *expected_json)
+{
+   duet_update_t *update = parse_or_fail(update_json, pipeline);
+   bson_t *query = TEST_JSON(query_json);
+   bson_t out;
+   duet_error_t error = DUET_ERROR_INIT;
+   if (!duet_update_apply_upsert(update, query, &out, &error)) {
+      fail_msg("upsert %s / %s: %d %s", query_json, update_json, error.code, error.message);
+   }
+   ASSERT_JSON_EQ(&out, expected_json);
+   bson_destroy(&out);
+   bson_destroy(query);
+   duet_update_destroy(update);
+}
+
+static void check_upsert_error(const char *query_json, const char *update_json, int code, const char *message)
+{
+   duet_update_t *update = parse_or_fail(update_json, false);
+   bson_t *query = TEST_JSON(query_json);
+   bson_t out;
+   duet_error_t error = DUET_ERROR_INIT;
+   assert_false(duet_update_apply_upsert(update, query, &out, &error));
+   if (error.code != code || strcmp(error.message, message) != 0) {
+      fail_msg("%s / %s:\n  got      %d %s\n  expected %d %s", query_json, update_json, error.code, error.message,
+               code, message);
+   }
+   bson_destroy(&out);
+   bson_destroy(query);
+   duet_update_destroy(update);
+   duet_error_clear(&error);
+}
+
+static void test_replacement(void **state)
+{
+   (void)state;
+   check("{\"_id\": 1, \"a\": 1, \"b\": 2}", "{\"c\": 3}", false, "{\"_id\": 1, \"c\": 3}", true);
+   check("{\"_id\": 1, \"a\": 1}", "{\"_id\": 1, \"a\": 1}", false, "{\"_id\": 1, \"a\": 1}", false);
+   check("{\"_id\": 1, \"a\": 1}", "{}", false, "{\"_id\": 1}", true);
+   check("{\"_id\": 1, \"a\": 1}", "{\"a\": 1}", false, "{\"_id\": 1, \"a\": 1}", false);
+   check_error("{\"_id\": 1, \"a\": 1}", "{\"_id\": 2, \"a\": 1}", false, 66,
+               "After applying the update, the (immutable) field '_id' was found to have been altered to _id: 2");
+   check_error("{\"_id\": 1}", "{\"a\": 1, \"$set\": {\"b\": 1}}", false, 52,
+               "The dollar ($) prefixed field '$set' in '$set' is not allowed in the context of an update's "
+               "replacement document. Consider using an aggregation pipeline with $replaceWith.");
+   duet_update_t *update = parse_or_fail("{\"a\": 1}", false);
+   assert_int_equal(duet_update_kind(update), DUET_UPDATE_REPLACEMENT);
+   duet_update_destroy(update);
+}
+
+static void test_upsert(void **state)
+{
+   (void)state;
+   /* equality fields of the query, in path order, then the update */
+   check_upsert("{\"name\": \"Andy\", \"rating\": 1, \"score\": {\"$gt\": 5}}", "{\"$inc\": {\"score\": 1}}", false,
+                "{\"name\": \"Andy\", \"rating\": 1, \"score\": 1}");
+   check_upsert("{\"b\": 1, \"a\": 2}", "{\"$set\": {\"c\": 3}}", false, "{\"a\": 2, \"b\": 1, \"c\": 3}");
+   check_upsert("{\"_id\": 5, \"x\": {\"$eq\": 1}}", "{\"$set\": {\"y\": 2}, \"$setOnInsert\": {\"z\": 3}}", false,
+                "{\"_id\": 5, \"x\": 1, \"y\": 2, \"z\": 3}");
+   check_upsert("{\"$and\": [{\"a.b\": 1}, {\"c\": 2}], \"$or\": [{\"d\": 1}]}", "{\"$set\": {\"e\": 1}}", false,
+                "{\"a\": {\"b\": 1}, \"c\": 2, \"e\": 1}");
+   /* _id moves to the front */
+   check_upsert("{\"a\": 1}", "{\"$set\": {\"_id\": 7}}", false, "{\"_id\": 7, \"a\": 1}");
+   /* replacement upserts take only _id from the query */
+   check_upsert("{\"_id\": 3, \"a\": 1}", "{\"b\": 2}", false, "{\"_id\": 3, \"b\": 2}");
+   check_upsert("{\"a\": 1}", "{\"b\": 2}", false, "{\"b\": 2}");
+   /* regexes are not equalities */
+   check_upsert("{\"a\": {\"$regex\": \"x\"}, \"b\": {\"$regularExpression\": {\"pattern\": \"y\", \"options\": \"\"}}}",
+                "{\"$set\": {\"c\": 1}}", false, "{\"c\": 1}");
+   check_upsert_error("{\"_id\": 1}", "{\"$set\": {\"_id\": 2}}", 66,
+                      "Performing an update on the path '_id' would modify the immutable field '_id'");
+   check_upsert_error("{\"a\": 1, \"a.b\": 2}", "{\"$set\": {\"c\": 1}}", 54,
+                      "cannot infer query fields to set, both paths 'a.b' and 'a' are matched");
+   check_upsert_error("{\"$and\": [{\"a\": 1}, {\"a\": 2}]}", "{\"$set\": {\"c\": 1}}", 54,
+                      "cannot infer query fields to set, path 'a' is matched twice");
+
+   bson_t *query = TEST_JSON("{\"_id\": 1, \"a\": 2}");
+   bson_t seed;
+   duet_error_t error = DUET_ERROR_INIT;
+   assert_true(duet_update_upsert_seed(query, true, &seed, &error));
+   ASSERT_JSON_EQ(&seed, "{\"_id\": 1}");
+   bson_destroy(&seed);
+   bson_destroy(query);
+}
+
+static void test_pipeline(void **state)
+{
+   (void)state;
+   check("{\"_id\": 1, \"member\": \"abc123\", \"status\": \"A\", \"points\": 2, \"misc1\": \"note to self: confirm "
+         "status\", \"misc2\": \"Need to activate\"}",
+         "{\"p\": [{\"$set\": {\"status\": \"Modified\", \"comments\": [\"$misc1\", \"$misc2\"], \"lastUpdate\": "
+         "\"$$NOW\"}}, {\"$unset\": [\"misc1\", \"misc2\"]}]}",
+         true,
+         "{\"_id\": 1, \"member\": \"abc123\", \"status\": \"Modified\", \"points\": 2, \"comments\": [\"note to self: "
+         "confirm status\", \"Need to activate\"], \"lastUpdate\": {\"$date\": {\"$numberLong\": \"1700000000000\"}}}",
+         true);
+   check("{\"_id\": 1, \"a\": {\"b\": 1, \"c\": 2}}", "{\"p\": [{\"$set\": {\"a.b\": 5, \"a.d\": 1}}]}", true,
+         "{\"_id\": 1, \"a\": {\"b\": 5, \"c\": 2, \"d\": 1}}", true);
+   check("{\"_id\": 1, \"a\": 1}", "{\"p\": [{\"$set\": {\"a\": 1}}]}", true, "{\"_id\": 1, \"a\": 1}", false);
+   check("{\"_id\": 1, \"a\": 1, \"b\": 2}", "{\"p\": [{\"$project\": {\"b\": 0}}]}", true, "{\"_id\": 1, \"a\": 1}",
+         true);
+   check("{\"_id\": 1, \"a\": 1, \"b\": 2}", "{\"p\": [{\"$project\": {\"b\": 1}}]}", true, "{\"_id\": 1, \"b\": 2}",
+         true);
+   check("{\"_id\": 1, \"a\": {\"x\": 1}}", "{\"p\": [{\"$replaceWith\": {\"_id\": \"$_id\", \"y\": \"$a.x\"}}]}", true,
+         "{\"_id\": 1, \"y\": 1}", true);
+   check("{\"_id\": 1, \"a\": {\"x\": 1}}", "{\"p\": [{\"$replaceRoot\": {\"newRoot\": {\"_id\": 1, \"z\": 2}}}]}", true,
+         "{\"_id\": 1, \"z\": 2}", true);
+   check_error("{\"_id\": 1}", "{\"p\": [{\"$set\": {\"_id\": 2}}]}", true, 66,
+               "After applying the update, the (immutable) field '_id' was found to have been altered to _id: 2");
+   check_error("{\"_id\": 1, \"a\": 1}", "{\"p\": [{\"$replaceWith\": {\"a\": 2}}]}", true, 66,
+               "After applying the update, the (immutable) field '_id' was found to have been removed.");
+   check_upsert("{\"_id\": 4, \"k\": 1}", "{\"p\": [{\"$set\": {\"n\": {\"$add\": [\"$k\", 1]}}}]}", true,
+                "{\"_id\": 4, \"k\": 1, \"n\": 2}");
+
+   bson_t *spec = TEST_JSON("{\"p\": [{\"$match\": {\"a\": 1}}]}");
+   bson_iter_t iter;
+   assert_true(bson_iter_init_find(&iter, spec, "p"));
+   duet_update_t *update = NULL;
+   duet_error_t error = DUET_ERROR_INIT;
+   assert_false(duet_update_parse_value(bson_iter_value(&iter), NULL, &update, &error));
+   assert_int_equal(error.code, 72);
+   assert_string_equal(error.message, "$match is not allowed to be used within an update");
+   bson_destroy(spec);
+
+   bson_value_t number = {.value_type = BSON_TYPE_INT32};
+   assert_false(duet_update_parse_value(&number, NULL, &update, &error));
+   assert_int_equal(error.code, 9);
+   assert_string_equal(error.message, "Update argument must be either an object or an array");
+}
+
+int main(void)
+{
+   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_replacement),
+      cmocka_unit_test(test_upsert),
+      cmocka_unit_test(test_pipeline),
+   };
+   return cmocka_run_group_tests(tests, NULL, NULL);
+}
