@@ -748,9 +748,7 @@ static void explain_property_count(const duet_jsonschema_t *s, const bson_t *obj
    bson_t rule;
    list_doc_begin(rules, &rule);
    BSON_APPEND_UTF8(&rule, "operatorName", keyword);
-   bson_value_t limit = {.value_type = BSON_TYPE_INT64};
-   limit.value.v_int64 = maximum ? s->max_properties : s->min_properties;
-   append_specified(&rule, keyword, &limit);
+   append_specified(&rule, keyword, maximum ? &s->max_properties_spec : &s->min_properties_spec);
    BSON_APPEND_UTF8(&rule, "reason", "specified number of properties was not satisfied");
    BSON_APPEND_INT32(&rule, "numberOfProperties", (int32_t)bson_count_keys(object));
    list_doc_end(rules, &rule);
@@ -866,14 +864,11 @@ static void explain_rules(const duet_jsonschema_t *s, const bson_value_t *v, rul
       pattern.value.v_utf8.len = (uint32_t)strlen(s->pattern);
       append_value_rule(rules, "pattern", &pattern, "regular expression did not match", v, false);
    }
-   bson_value_t limit = {.value_type = BSON_TYPE_INT64};
    if (!check_length(s, v, true)) {
-      limit.value.v_int64 = s->max_length;
-      append_value_rule(rules, "maxLength", &limit, "specified string length was not satisfied", v, false);
+      append_value_rule(rules, "maxLength", &s->max_length_spec, "specified string length was not satisfied", v, false);
    }
    if (!check_length(s, v, false)) {
-      limit.value.v_int64 = s->min_length;
-      append_value_rule(rules, "minLength", &limit, "specified string length was not satisfied", v, false);
+      append_value_rule(rules, "minLength", &s->min_length_spec, "specified string length was not satisfied", v, false);
    }
    if (!check_multiple_of(s, v)) {
       append_value_rule(rules, "multipleOf", &s->multiple_of,
@@ -888,11 +883,10 @@ static void explain_rules(const duet_jsonschema_t *s, const bson_value_t *v, rul
    for (int maximum = 0; maximum <= 1; maximum++) {
       if (!check_items_count(s, v, maximum)) {
          const char *keyword = maximum ? "maxItems" : "minItems";
-         limit.value.v_int64 = maximum ? s->max_items : s->min_items;
          bson_t rule;
          list_doc_begin(rules, &rule);
          BSON_APPEND_UTF8(&rule, "operatorName", keyword);
-         append_specified(&rule, keyword, &limit);
+         append_specified(&rule, keyword, maximum ? &s->max_items_spec : &s->min_items_spec);
          BSON_APPEND_UTF8(&rule, "reason", "array did not match specified length");
          BSON_APPEND_VALUE(&rule, "consideredValue", v);
          BSON_APPEND_INT32(&rule, "numberOfItems", (int32_t)array_count(v));

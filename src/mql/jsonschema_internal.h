@@ -59,6 +59,8 @@ struct duet_jsonschema {
    bson_value_t minimum;
 
    int64_t max_length, min_length; /* -1 when absent */
+   bson_value_t max_length_spec, min_length_spec, max_items_spec, min_items_spec; /* as written */
+   bson_value_t max_properties_spec, min_properties_spec;
    const char *pattern;            /* borrowed, or NULL */
    match_regex_t *pattern_regex;   /* owned */
 

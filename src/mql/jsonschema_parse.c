@@ -508,6 +508,8 @@ static bool parse_schema(const bson_t *spec, bool top_level, duet_jsonschema_t *
 {
    *out = NULL;
    enum { KEYWORD_COUNT = 31 };
+   /* bson_iter_value() points into the iterator, so keep copies (still borrowing the buffer). */
+   bson_value_t keyword_values[KEYWORD_COUNT];
    const bson_value_t *keywords[KEYWORD_COUNT] = {0};
    bson_iter_t it;
    if (!bson_iter_init(&it, spec)) {
@@ -529,7 +531,8 @@ static bool parse_schema(const bson_t *spec, bool top_level, duet_jsonschema_t *
          duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "Duplicate $jsonSchema keyword: %s", key);
          return false;
       }
-      keywords[index] = bson_iter_value(&it);
+      keyword_values[index] = *bson_iter_value(&it);
+      keywords[index] = &keyword_values[index];
    }
 #define KW(name) keywords[keyword_index(known_keywords, name)]
    if (KW("encrypt") || KW("encryptMetadata")) {
@@ -585,9 +588,11 @@ static bool parse_schema(const bson_t *spec, bool top_level, duet_jsonschema_t *
    }
    if (ok && (v = KW("maxLength"))) {
       ok = parse_non_negative("maxLength", v, &schema->max_length, error);
+      schema->max_length_spec = *v;
    }
    if (ok && (v = KW("minLength"))) {
       ok = parse_non_negative("minLength", v, &schema->min_length, error);
+      schema->min_length_spec = *v;
    }
    if (ok && (v = KW("multipleOf"))) {
       ok = parse_number_keyword("multipleOf", v, error);
@@ -636,9 +641,11 @@ static bool parse_schema(const bson_t *spec, bool top_level, duet_jsonschema_t *
    /* array keywords */
    if (ok && (v = KW("minItems"))) {
       ok = parse_non_negative("minItems", v, &schema->min_items, error);
+      schema->min_items_spec = *v;
    }
    if (ok && (v = KW("maxItems"))) {
       ok = parse_non_negative("maxItems", v, &schema->max_items, error);
+      schema->max_items_spec = *v;
    }
    if (ok && (v = KW("uniqueItems"))) {
       if (v->value_type != BSON_TYPE_BOOL) {
@@ -673,9 +680,11 @@ static bool parse_schema(const bson_t *spec, bool top_level, duet_jsonschema_t *
    }
    if (ok && (v = KW("minProperties"))) {
       ok = parse_non_negative("minProperties", v, &schema->min_properties, error);
+      schema->min_properties_spec = *v;
    }
    if (ok && (v = KW("maxProperties"))) {
       ok = parse_non_negative("maxProperties", v, &schema->max_properties, error);
+      schema->max_properties_spec = *v;
    }
    if (ok && (v = KW("dependencies"))) {
       ok = parse_dependencies(schema, v, error);
