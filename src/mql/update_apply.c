@@ -286,17 +286,84 @@ static bool apply_child(duet_uapply_t *ctx, const duet_unode_t *child, const cha
    return true;
 }
 
-static bool is_leaf_or_has_leaf_conflict(const duet_unode_t *a, const duet_unode_t *b)
+/* ---- merging nodes (UpdateNode::createUpdateNodeByMerging) ------------------------
+ * When `$` resolves to a field that also has its own child, or several `$[...]`
+ * children select the same array element, their subtrees are merged into one
+ * before applying; two leaves meeting at one path is a conflict.  Merged nodes
+ * borrow everything from the parsed tree and live in an arena freed afterwards. */
+
+typedef struct merge_arena {
+   duet_unode_t **nodes; /* owned containers of temporary nodes */
+   size_t count;
+} merge_arena_t;
+
+static void arena_free(merge_arena_t *arena)
 {
-   return a->kind == DUET_UNODE_LEAF || b->kind == DUET_UNODE_LEAF || a->kind != b->kind;
+   for (size_t i = 0; i < arena->count; i++) {
+      bson_free(arena->nodes[i]->children);
+      bson_free(arena->nodes[i]);
+   }
+   bson_free(arena->nodes);
+   arena->nodes = NULL;
+   arena->count = 0;
 }
 
-static bool conflict_at(duet_upath_t *taken, duet_upath_t *create, const char *field, duet_error_t *error)
+static void merged_add(duet_unode_t *node, char *name, duet_unode_t *child)
 {
-   char *path = full_path(taken, create, field);
-   duet_error_set(error, DUET_ERR_CONFLICTING_UPDATE_OPERATORS, "Update created a conflict at '%s'", path);
-   bson_free(path);
-   return false;
+   if (node->count == node->capacity) {
+      node->capacity = node->capacity ? node->capacity * 2 : 4;
+      node->children = bson_realloc(node->children, node->capacity * sizeof *node->children);
+   }
+   node->children[node->count].name = name; /* borrowed from the parsed tree */
+   node->children[node->count].node = child;
+   node->count++;
+}
+
+static const duet_unode_t *merge_nodes(const duet_unode_t *a, const duet_unode_t *b, const char *path,
+                                       merge_arena_t *arena, duet_error_t *error)
+{
+   if (a->kind != b->kind || a->kind == DUET_UNODE_LEAF) {
+      duet_error_set(error, DUET_ERR_CONFLICTING_UPDATE_OPERATORS, "Update created a conflict at '%s'", path);
+      return NULL;
+   }
+   duet_unode_t *merged = bson_malloc0(sizeof *merged);
+   merged->kind = a->kind;
+   arena->nodes = bson_realloc(arena->nodes, (arena->count + 1) * sizeof *arena->nodes);
+   arena->nodes[arena->count++] = merged;
+   size_t i = 0, j = 0;
+   while (i < a->count || j < b->count) {
+      int c = i == a->count ? 1 : (j == b->count ? -1 : strcmp(a->children[i].name, b->children[j].name));
+      if (c < 0) {
+         merged_add(merged, a->children[i].name, a->children[i].node);
+         i++;
+      } else if (c > 0) {
+         merged_add(merged, b->children[j].name, b->children[j].node);
+         j++;
+      } else {
+         char *child_path = a->kind == DUET_UNODE_ARRAY ? bson_strdup_printf("%s.$[%s]", path, a->children[i].name)
+                                                        : bson_strdup_printf("%s.%s", path, a->children[i].name);
+         const duet_unode_t *child = merge_nodes(a->children[i].node, b->children[j].node, child_path, arena, error);
+         bson_free(child_path);
+         if (!child) {
+            return NULL;
+         }
+         merged_add(merged, a->children[i].name, (duet_unode_t *)child);
+         i++;
+         j++;
+      }
+   }
+   if (a->positional && b->positional) {
+      char *child_path = bson_strdup_printf("%s.$", path);
+      const duet_unode_t *child = merge_nodes(a->positional, b->positional, child_path, arena, error);
+      bson_free(child_path);
+      if (!child) {
+         return NULL;
+      }
+      merged->positional = (duet_unode_t *)child;
+   } else {
+      merged->positional = a->positional ? a->positional : b->positional;
+   }
+   return merged;
 }
 
 static bool apply_object(duet_uapply_t *ctx, const duet_unode_t *node, duet_uelem_t *element, duet_upath_t *taken,
@@ -312,11 +379,13 @@ static bool apply_object(duet_uapply_t *ctx, const duet_unode_t *node, duet_uele
       const char *name = node->children[i].name;
       const duet_unode_t *child = node->children[i].node;
       if (apply_positional && strcmp(name, matched) == 0) {
-         if (is_leaf_or_has_leaf_conflict(node->positional, child)) {
-            return conflict_at(taken, create, matched, error);
-         }
-         if (!apply_child(ctx, node->positional, matched, &element, taken, create, error) ||
-             !apply_child(ctx, child, name, &element, taken, create, error)) {
+         merge_arena_t arena = {0};
+         char *path = full_path(taken, create, matched);
+         const duet_unode_t *merged = merge_nodes(node->positional, child, path, &arena, error);
+         bson_free(path);
+         bool ok = merged && apply_child(ctx, merged, name, &element, taken, create, error);
+         arena_free(&arena);
+         if (!ok) {
             return false;
          }
          apply_positional = false;
@@ -395,16 +464,18 @@ static bool apply_array(duet_uapply_t *ctx, const duet_unode_t *node, duet_uelem
       }
       char index[24];
       snprintf(index, sizeof index, "%zu", i);
-      for (size_t m = 1; m < n; m++) {
-         if (is_leaf_or_has_leaf_conflict(matching[0], matching[m])) {
-            ok = conflict_at(taken, create, index, error);
-            break;
+      merge_arena_t arena = {0};
+      const duet_unode_t *merged = matching[0];
+      if (n > 1) {
+         char *path = full_path(taken, create, index);
+         for (size_t m = 1; merged && m < n; m++) {
+            merged = merge_nodes(merged, matching[m], path, &arena, error);
          }
+         bson_free(path);
       }
       duet_uelem_t *array = element;
-      for (size_t m = 0; ok && m < n; m++) {
-         ok = apply_child(ctx, matching[m], index, &array, taken, create, error);
-      }
+      ok = merged && apply_child(ctx, merged, index, &array, taken, create, error);
+      arena_free(&arena);
    }
    bson_free(matching);
    return ok;

@@ -275,6 +275,17 @@ static void test_array_filters(void **state)
                "The array filter for identifier 'x' was not used in the update { $set: { a.0: 1 } }");
    check_error("{\"_id\": 1, \"a\": [1]}", "{\"$set\": {\"a.$[x]\": 1, \"a.$[y]\": 2}}",
                "{\"f\": [{\"x\": 1}, {\"y\": {\"$gte\": 1}}]}", NULL, 40, "Update created a conflict at 'a.0'");
+   /* subtrees selecting the same element merge; leaves meeting deeper conflict there (jstests update_arrayFilters.js) */
+   check_error("{\"_id\": 0, \"a\": [{\"x\": 0, \"b\": [{\"y\": 0, \"c\": 0}]}]}",
+               "{\"$set\": {\"a.$[i].b.$[k].c\": 1, \"a.$[j].b.$[k].c\": 2}}",
+               "{\"f\": [{\"i.x\": 0}, {\"j.x\": 0}, {\"k.y\": 0}]}", NULL, 40,
+               "Update created a conflict at 'a.0.b.$[k].c'");
+   check("{\"_id\": 0, \"a\": [{\"x\": 0, \"b\": 1, \"c\": 1}]}", "{\"$set\": {\"a.$[i].b\": 5, \"a.$[j].c\": 6}}",
+         "{\"f\": [{\"i.x\": 0}, {\"j.x\": 0}]}", NULL, "{\"_id\": 0, \"a\": [{\"x\": 0, \"b\": 5, \"c\": 6}]}",
+         true);
+   /* positional merged with a same-named child */
+   check("{\"_id\": 1, \"a\": [{\"b\": 1, \"c\": 1}]}", "{\"$set\": {\"a.$.b\": 2, \"a.0.c\": 3}}", NULL,
+         "{\"a.b\": 1}", "{\"_id\": 1, \"a\": [{\"b\": 2, \"c\": 3}]}", true);
 }
 
 int main(void)
