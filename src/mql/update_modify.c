@@ -113,6 +113,34 @@ static void safe_num_debug(bson_string_t *out, const bson_value_t *v)
    }
 }
 
+/* SafeNum bitAnd/bitOr/bitXor over the $bit operation list; `value` is int32 or int64. */
+static void apply_bit_ops(const duet_unode_t *leaf, const bson_value_t *value, bson_value_t *out)
+{
+   bool wide = value->value_type == BSON_TYPE_INT64;
+   int64_t v = as_int64(value);
+   for (size_t i = 0; i < leaf->value_count; i++) {
+      const bson_value_t *operand = &leaf->values[i];
+      wide = wide || operand->value_type == BSON_TYPE_INT64;
+      int64_t o = as_int64(operand);
+      switch (leaf->bit_ops[i]) {
+      case 'a': v &= o; break;
+      case 'o': v |= o; break;
+      default: v ^= o; break;
+      }
+      if (!wide) {
+         v = (int32_t)v;
+      }
+   }
+   memset(out, 0, sizeof *out);
+   if (wide) {
+      out->value_type = BSON_TYPE_INT64;
+      out->value.v_int64 = v;
+   } else {
+      out->value_type = BSON_TYPE_INT32;
+      out->value.v_int32 = (int32_t)v;
+   }
+}
+
 /* ---- helpers ---------------------------------------------------------------------- */
 
 static char *id_text(const duet_uapply_t *ctx)
@@ -378,6 +406,23 @@ static bool update_existing(duet_uapply_t *ctx, const duet_unode_t *leaf, duet_u
       }
       return true;
    }
+   case DUET_UOP_BIT: {
+      if (element->type != BSON_TYPE_INT32 && element->type != BSON_TYPE_INT64) {
+         char *id = id_text(ctx);
+         duet_error_set(error, DUET_ERR_BAD_VALUE,
+                        "Cannot apply $bit to a value of non-integral type.%s has the field %s of non-integer type %s",
+                        id ? id : "", elem_field_name(element, name_buffer), duet_type_name(element->type));
+         bson_free(id);
+         return false;
+      }
+      bson_value_t result;
+      apply_bit_ops(leaf, &element->value, &result);
+      if (!numbers_identical(&result, &element->value)) {
+         duet_uelem_set_value(element, &result);
+         *changed = true;
+      }
+      return true;
+   }
    case DUET_UOP_MIN:
    case DUET_UOP_MAX: {
       int c = duet_uelem_compare_value(element, &leaf->arg);
@@ -471,6 +516,12 @@ static duet_uelem_t *value_for_new(duet_uapply_t *ctx, const duet_unode_t *leaf)
       bson_value_t now;
       current_date_value(ctx, leaf, &now);
       return duet_uelem_from_value("", &now);
+   }
+   case DUET_UOP_BIT: {
+      bson_value_t zero = {.value_type = BSON_TYPE_INT32}, result;
+      zero.value.v_int32 = 0;
+      apply_bit_ops(leaf, &zero, &result);
+      return duet_uelem_from_value("", &result);
    }
    case DUET_UOP_PUSH: {
       duet_uelem_t *array = duet_uelem_new_container("", BSON_TYPE_ARRAY);

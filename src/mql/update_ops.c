@@ -1,7 +1,7 @@
 /*
  * update_ops.c — the update modifiers themselves (MongoDB's *_node.cpp leaves):
  * argument parsing at parse time (duet_update_leaf_init) and application to the
- * element at the end of a path (duet_update_leaf_apply): $set $unset $inc $mul
+ * element at the end of a path (duet_update_leaf_apply): $set $unset $inc $mul $bit
  * $min $max $currentDate $setOnInsert $rename $push $addToSet $pop $pull $pullAll.
  */
 #include "mql/update_private.h"
@@ -390,6 +390,49 @@ static bool init_rename(duet_unode_t *leaf, const char *field, const bson_value_
    return ok;
 }
 
+static bool init_bit(duet_unode_t *leaf, const bson_value_t *arg, duet_error_t *error)
+{
+   if (arg->value_type != BSON_TYPE_DOCUMENT) {
+      duet_error_set(error, DUET_ERR_BAD_VALUE,
+                     "The $bit modifier is not compatible with a %s. You must pass in an embedded document: {$bit: "
+                     "{field: {and/or/xor: #}}",
+                     duet_type_name(arg->value_type));
+      return false;
+   }
+   collect_array(leaf, arg); /* operands, in order */
+   leaf->bit_ops = bson_malloc0(leaf->value_count + 1);
+   bson_iter_t iter;
+   size_t i = 0;
+   BSON_ASSERT(bson_iter_init_from_data(&iter, arg->value.v_doc.data, arg->value.v_doc.data_len));
+   while (bson_iter_next(&iter)) {
+      const char *key = bson_iter_key(&iter);
+      char *text = format_element(key, bson_iter_value(&iter));
+      if (strcmp(key, "and") != 0 && strcmp(key, "or") != 0 && strcmp(key, "xor") != 0) {
+         duet_error_set(error, DUET_ERR_BAD_VALUE,
+                        "The $bit modifier only supports 'and', 'or', and 'xor', not '%s' which is an unknown operator: "
+                        "{%s}",
+                        key, text);
+         bson_free(text);
+         return false;
+      }
+      if (!BSON_ITER_HOLDS_INT32(&iter) && !BSON_ITER_HOLDS_INT64(&iter)) {
+         duet_error_set(error, DUET_ERR_BAD_VALUE,
+                        "The $bit modifier field must be an Integer(32/64 bit); a '%s' is not supported here: {%s}",
+                        duet_type_name(bson_iter_type(&iter)), text);
+         bson_free(text);
+         return false;
+      }
+      bson_free(text);
+      leaf->bit_ops[i++] = key[0];
+   }
+   if (i == 0) {
+      duet_error_set(error, DUET_ERR_BAD_VALUE,
+                     "You must pass in at least one bitwise operation. The format is: {$bit: {field: {and/or/xor: #}}");
+      return false;
+   }
+   return true;
+}
+
 bool duet_update_leaf_init(duet_unode_t *leaf, const char *field, const bson_value_t *arg, duet_error_t *error)
 {
    leaf->arg = *arg;
@@ -411,6 +454,7 @@ bool duet_update_leaf_init(duet_unode_t *leaf, const char *field, const bson_val
       collect_array(leaf, arg);
       return true;
    case DUET_UOP_RENAME: return init_rename(leaf, field, arg, error);
+   case DUET_UOP_BIT: return init_bit(leaf, arg, error);
    default: return true;
    }
 }

@@ -30,6 +30,7 @@ static const struct {
    {"$pop", DUET_UOP_POP},
    {"$pull", DUET_UOP_PULL},
    {"$pullAll", DUET_UOP_PULL_ALL},
+   {"$bit", DUET_UOP_BIT},
 };
 
 static bool lookup_modifier(const char *name, duet_uop_t *op, const char **static_name)
@@ -68,6 +69,7 @@ void duet_unode_free(duet_unode_t *node)
    bson_free(node->field);
    bson_free(node->values);
    bson_free(node->rename_from);
+   bson_free(node->bit_ops);
    duet_match_destroy(node->pull_match);
    bson_free(node);
 }

@@ -109,6 +109,7 @@ typedef enum duet_uop {
    DUET_UOP_POP,
    DUET_UOP_PULL,
    DUET_UOP_PULL_ALL,
+   DUET_UOP_BIT,
 } duet_uop_t;
 
 typedef struct duet_unode duet_unode_t;
@@ -146,6 +147,7 @@ struct duet_unode {
    int pop_direction;     /* $pop: 1 last, -1 first */
    bool current_date_is_timestamp;
    char *rename_from;     /* owned: $rename source path */
+   char *bit_ops;         /* owned: $bit operations, one of 'a'/'o'/'x' per entry of values */
    duet_match_t *pull_match; /* $pull condition matcher or NULL for plain-value equality */
    bool pull_match_as_document; /* the condition is a query on document elements */
 };

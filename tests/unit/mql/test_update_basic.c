@@ -305,12 +305,42 @@ static void test_set_on_insert(void **state)
    check_update("{\"_id\": 1, \"a\": 1}", "{\"$setOnInsert\": {\"b\": 1}}", "{\"_id\": 1, \"a\": 1}", false);
 }
 
+static void test_bit(void **state)
+{
+   (void)state;
+   /* MongoDB's $bit reference examples */
+   check_update("{\"_id\": 1, \"expdata\": 13}", "{\"$bit\": {\"expdata\": {\"and\": 10}}}",
+                "{\"_id\": 1, \"expdata\": 8}", true);
+   check_update("{\"_id\": 2, \"expdata\": 3}", "{\"$bit\": {\"expdata\": {\"or\": 5}}}",
+                "{\"_id\": 2, \"expdata\": 7}", true);
+   check_update("{\"_id\": 3, \"expdata\": 1}", "{\"$bit\": {\"expdata\": {\"xor\": 5}}}",
+                "{\"_id\": 3, \"expdata\": 4}", true);
+   check_update("{\"_id\": 1, \"a\": 3}", "{\"$bit\": {\"a\": {\"and\": 3}}}", "{\"_id\": 1, \"a\": 3}", false);
+   check_update("{\"_id\": 1, \"a\": 3}", "{\"$bit\": {\"a\": {\"or\": {\"$numberLong\": \"4\"}}}}",
+                "{\"_id\": 1, \"a\": {\"$numberLong\": \"7\"}}", true);
+   check_update("{\"_id\": 1}", "{\"$bit\": {\"a\": {\"or\": 6}}}", "{\"_id\": 1, \"a\": 6}", true);
+   check_parse_error("{\"$bit\": {\"a\": 1}}", 2,
+                     "The $bit modifier is not compatible with a int. You must pass in an embedded document: {$bit: "
+                     "{field: {and/or/xor: #}}");
+   check_parse_error("{\"$bit\": {\"a\": {\"nand\": 1}}}", 2,
+                     "The $bit modifier only supports 'and', 'or', and 'xor', not 'nand' which is an unknown operator: "
+                     "{nand: 1}");
+   check_parse_error("{\"$bit\": {\"a\": {\"and\": 1.5}}}", 2,
+                     "The $bit modifier field must be an Integer(32/64 bit); a 'double' is not supported here: {and: "
+                     "1.5}");
+   check_parse_error("{\"$bit\": {\"a\": {}}}", 2,
+                     "You must pass in at least one bitwise operation. The format is: {$bit: {field: {and/or/xor: #}}");
+   check_apply_error("{\"_id\": 1, \"a\": 1.0}", "{\"$bit\": {\"a\": {\"and\": 1}}}", 2,
+                     "Cannot apply $bit to a value of non-integral type._id: 1 has the field a of non-integer type "
+                     "double");
+}
+
 int main(void)
 {
    const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_set),           cmocka_unit_test(test_set_errors),  cmocka_unit_test(test_parse_errors),
       cmocka_unit_test(test_unset),         cmocka_unit_test(test_inc_mul),     cmocka_unit_test(test_min_max),
-      cmocka_unit_test(test_current_date),  cmocka_unit_test(test_rename),      cmocka_unit_test(test_set_on_insert),
+      cmocka_unit_test(test_current_date),  cmocka_unit_test(test_rename),      cmocka_unit_test(test_set_on_insert), cmocka_unit_test(test_bit),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }
