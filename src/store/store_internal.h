@@ -1,0 +1,204 @@
+/*
+ * store_internal.h — private types of src/store: the shared store, sessions,
+ * the per-session catalog cache and helpers every store_*.c file uses.
+ *
+ * Locking.  duet_store_t is shared between threads: write_mutex serializes write
+ * transactions (held from duet_session_begin to commit/abort), hooks_mutex
+ * guards the hook table, catalog_version (atomic) tells sessions when their
+ * catalog cache is stale.  A duet_session_t belongs to one thread at a time and
+ * needs no lock.
+ */
+#ifndef DUET_STORE_INTERNAL_H
+#define DUET_STORE_INTERNAL_H
+
+#include <duet/doc_key.h>
+#include <duet/error.h>
+#include <duet/store.h>
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+#define DUET_STORE_FORMAT_VERSION 1
+#define DUET_STORE_MAX_BSON_SIZE (16 * 1024 * 1024)
+#define DUET_STORE_MAX_ORIGIN_DEPTH 16
+
+typedef struct duet_store_hook {
+   uint64_t id;
+   char *db;     /* owned */
+   char *coll;   /* owned */
+   char *origin; /* owned; may be NULL */
+   duet_store_hook_fn fn;
+   void *context; /* borrowed */
+} duet_store_hook_t;
+
+struct duet_store {
+   char *directory;                   /* owned */
+   char *path;                        /* owned: <directory>/duet.sqlite */
+   duet_store_options_t options;      /* defaults resolved */
+   pthread_mutex_t write_mutex;       /* one write transaction at a time */
+   pthread_mutex_t hooks_mutex;       /* guards hooks/hook_count/next_hook_id */
+   duet_store_hook_t *hooks;          /* owned array */
+   size_t hook_count;
+   uint64_t next_hook_id;
+   atomic_uint_fast64_t catalog_version; /* bumped after every committed/aborted DDL */
+   atomic_uint commits_since_prune;
+};
+
+/* A secondary index as the catalog describes it. */
+typedef struct duet_store_index {
+   char *name;           /* owned */
+   bson_t *spec;         /* owned: the spec as listIndexes reports it */
+   char **fields;        /* owned array of owned dotted paths */
+   bool *descending;     /* owned, field_count entries */
+   size_t field_count;
+   bool unique;
+   bool sparse;
+   bool has_partial;     /* partialFilterExpression present */
+   void *partial;        /* duet_match_t* when has_partial (owned), else NULL */
+   char table[48];       /* SQLite table of (k, id) */
+} duet_store_index_t;
+
+/* A collection as the catalog describes it (cached per session). */
+typedef struct duet_store_coll {
+   int64_t id;
+   char *db;           /* owned */
+   char *name;         /* owned */
+   char table[48];     /* SQLite table of (k, d) */
+   bson_t options;     /* owned */
+   bool has_validator;
+   void *validator;    /* duet_match_t* (owned) when has_validator */
+   int validation_level;  /* 0 off, 1 strict, 2 moderate */
+   int validation_action; /* 0 error, 1 warn */
+   bool pre_images;       /* changeStreamPreAndPostImages.enabled */
+   duet_store_index_t *indexes; /* owned array of secondary indexes */
+   size_t index_count;
+   struct duet_store_coll *next;
+} duet_store_coll_t;
+
+typedef struct duet_store_stmt_slot {
+   char *sql;           /* owned */
+   sqlite3_stmt *stmt;  /* owned */
+} duet_store_stmt_slot_t;
+
+struct duet_session {
+   duet_store_t *store;           /* borrowed */
+   sqlite3 *db;                   /* owned connection */
+   bool in_write;                 /* write transaction open (write_mutex held) */
+   bool in_read;                  /* read snapshot open */
+   int savepoint_depth;
+   bool catalog_dirty;            /* this transaction changed the catalog */
+   uint_fast64_t catalog_version; /* version the cache below was loaded at */
+   duet_store_coll_t *colls;      /* owned catalog cache (linked list) */
+   duet_store_coll_t *retired;    /* owned: entries dropped from the cache during a write
+                                   * transaction, kept until it ends because outer writes
+                                   * (a hook's caller) still point at them */
+   duet_store_stmt_slot_t *stmts; /* owned statement cache (open addressing) */
+   size_t stmt_capacity;
+   size_t stmt_count;
+   const char *origins[DUET_STORE_MAX_ORIGIN_DEPTH]; /* origins of the hooks now running */
+   size_t origin_depth;
+   duet_store_ts_t last_ts;       /* last cluster time handed out in this transaction */
+   int64_t changelog_bytes;       /* bytes appended to the change log in this transaction */
+   int64_t savepoint_bytes[64];   /* changelog_bytes at each open savepoint (first 64 levels) */
+   duet_key_t key;                /* scratch key buffer */
+};
+
+/* ---- store_session.c ---- */
+
+/* Fills error from SQLite's state for `rc` (14031 on a full disk, 20 on a
+ * read-only database, 1 otherwise) with `what` as context. Returns false. */
+bool duet_store_sqlite_error(sqlite3 *db, int rc, const char *what, duet_error_t *error);
+/* A cached prepared statement, reset and with bindings cleared. NULL + error on failure. */
+sqlite3_stmt *duet_store_stmt(duet_session_t *session, const char *sql, duet_error_t *error);
+/* Executes SQL without results. */
+bool duet_store_exec(duet_session_t *session, const char *sql, duet_error_t *error);
+/* Finalizes every cached statement (before DROP TABLE or close). */
+void duet_store_stmt_cache_clear(duet_session_t *session);
+/* Runs `work` in the open write transaction, or in its own when none is open. */
+typedef bool (*duet_store_work_fn)(duet_session_t *session, void *arg, duet_error_t *error);
+bool duet_store_in_write(duet_session_t *session, duet_store_work_fn work, void *arg, duet_error_t *error);
+/* Next cluster time (strictly greater than every earlier one). Only in a write transaction. */
+bool duet_store_next_ts(duet_session_t *session, duet_store_ts_t *ts, duet_error_t *error);
+int64_t duet_store_now_ms(void);
+
+/* ---- store_catalog.c ---- */
+
+/* Cached catalog entry for db.coll, or NULL (not an error) when missing. */
+bool duet_store_coll_lookup(duet_session_t *session, const char *db, const char *coll, duet_store_coll_t **out,
+                            duet_error_t *error);
+/* Same, creating the collection (implicit create) when missing. */
+bool duet_store_coll_lookup_or_create(duet_session_t *session, const char *db, const char *coll,
+                                      duet_store_coll_t **out, duet_error_t *error);
+void duet_store_catalog_cache_clear(duet_session_t *session);
+/* Frees the entries retired by duet_store_catalog_touch (at the end of a write). */
+void duet_store_catalog_retired_free(duet_session_t *session);
+/* Marks the catalog changed by this transaction (cache dropped now, version bumped at end). */
+void duet_store_catalog_touch(duet_session_t *session);
+/* Parses options into the cached fields of `coll` (validator, level, action, pre_images). */
+bool duet_store_coll_parse_options(duet_store_coll_t *coll, duet_error_t *error);
+
+/* ---- store_validate.c ---- */
+
+/* Parses the validator of `options` (if any) to report its errors at create/collMod. */
+bool duet_store_validator_check(const bson_t *options, duet_error_t *error);
+/* Parses coll->options' validator into coll->validator. */
+bool duet_store_validator_load(duet_store_coll_t *coll, duet_error_t *error);
+void duet_store_validator_free(duet_store_coll_t *coll);
+/* Applies validator/validationLevel/validationAction to a write of new_doc
+ * (old_doc NULL for inserts): 121 with errInfo when rejected. */
+bool duet_store_validate_write(duet_store_coll_t *coll, const bson_t *old_doc, const bson_t *new_doc,
+                               duet_error_t *error);
+/* Parses a partialFilterExpression into a matcher (owned by the caller: duet_store_match_free). */
+bool duet_store_match_parse(const bson_t *filter, void **match, duet_error_t *error);
+bool duet_store_match_doc(void *match, const bson_t *doc, bool *matched, duet_error_t *error);
+void duet_store_match_free(void *match);
+
+/* ---- store_doc.c ---- */
+
+/* Checks a document about to be stored: valid BSON, size, top-level names, _id type. */
+bool duet_store_check_document(const bson_t *doc, duet_error_t *error);
+
+/* ---- store_index.c ---- */
+
+/* Adds (old NULL) / removes (new NULL) / moves the index entries of one document. */
+bool duet_store_index_update(duet_session_t *session, duet_store_coll_t *coll, const bson_t *old_doc,
+                             const bson_t *new_doc, duet_error_t *error);
+/* Loads the index definitions of coll from the catalog. */
+bool duet_store_index_load(duet_session_t *session, duet_store_coll_t *coll, duet_error_t *error);
+void duet_store_index_free(duet_store_index_t *index);
+/* Builds the 11000 error for a duplicate on `index_name` with key pattern and value documents. */
+void duet_store_duplicate_key_error(const char *db, const char *coll, const char *index_name,
+                                    const bson_t *key_pattern, const bson_t *key_value, duet_error_t *error);
+/* Formats a value as MongoDB's BSON toString does ("1", "\"x\"", "ObjectId('...')"). */
+void duet_store_format_value(bson_string_t *out, const bson_value_t *value);
+
+/* ---- store_changelog.c ---- */
+
+typedef struct duet_store_change_entry {
+   const char *op;             /* operationType */
+   const char *db;
+   const char *coll;           /* NULL for dropDatabase */
+   const bson_value_t *id;     /* documentKey._id or NULL */
+   const bson_t *update_description; /* or NULL */
+   const bson_t *post;         /* fullDocument or NULL */
+   const bson_t *pre;          /* fullDocumentBeforeChange or NULL */
+   const bson_t *extra;        /* other fields (rename: {to: {...}}) or NULL */
+} duet_store_change_entry_t;
+
+bool duet_store_changelog_append(duet_session_t *session, const duet_store_change_entry_t *entry,
+                                 duet_error_t *error);
+/* Called after each commit: prunes when due. */
+void duet_store_changelog_after_commit(duet_session_t *session);
+
+/* ---- store_diff.c ---- */
+
+/* updateDescription {updatedFields, removedFields, truncatedArrays} of old -> new
+ * (initialized by the callee). */
+void duet_store_diff(const bson_t *old_doc, const bson_t *new_doc, bson_t *description);
+
+/* ---- store_hooks.c ---- */
+
+bool duet_store_hooks_run(duet_session_t *session, const duet_store_write_t *write, duet_error_t *error);
+
+#endif /* DUET_STORE_INTERNAL_H */
