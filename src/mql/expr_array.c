@@ -148,18 +148,18 @@ static bool eval_reverse_array(const duet_expr_t *node, expr_state_t *state, bso
       return false;
    }
    uint32_t n = expr_array_length(&array);
-   const bson_value_t **items = bson_malloc0((n ? n : 1) * sizeof *items);
+   bson_value_t *items = bson_malloc0((n ? n : 1) * sizeof *items); /* shallow, into `array` */
    bson_iter_t iter;
    uint32_t k = 0;
    if (array_iter(&array, &iter)) {
       while (bson_iter_next(&iter) && k < n) {
-         items[k++] = bson_iter_value(&iter);
+         items[k++] = *bson_iter_value(&iter);
       }
    }
    bson_t result = BSON_INITIALIZER;
    uint32_t index = 0;
    for (uint32_t i = k; i-- > 0;) {
-      array_push(&result, &index, items[i], true);
+      array_push(&result, &index, &items[i], true);
    }
    bson_free(items);
    bson_value_destroy(&array);
