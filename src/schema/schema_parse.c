@@ -657,6 +657,16 @@ static bool parse_top(parse_context_t *context, const bson_t *doc, const char *c
    return true;
 }
 
+static bool collection_defined(const duet_schema_set_t *set, const char *collection)
+{
+   for (size_t i = 0; i < set->schema_count; i++) {
+      if (strcmp(set->schemas[i].collection, collection) == 0) {
+         return true;
+      }
+   }
+   return false;
+}
+
 bool duet_schema_set_from_bson(const char *source, const bson_t *root, bool is_array, duet_schema_set_t **out,
                                duet_error_t *error)
 {
@@ -682,7 +692,7 @@ bool duet_schema_set_from_bson(const char *source, const bson_t *root, bool is_a
          if (!BSON_ITER_HOLDS_DOCUMENT(&iter)) {
             ok = fail(&context, where, "the root is not an object schema: found %s where a schema object belongs",
                       bson_kind(&iter));
-         } else if (!is_array && duet_schema_set_find(set, key)) {
+         } else if (!is_array && collection_defined(set, key)) {
             ok = fail(&context, where, "collection '%s' appears twice; keep one schema per collection", key);
          } else {
             bson_t doc;
