@@ -279,8 +279,8 @@ char *duet_schema_change_handling_text(const duet_schema_change_t *change);
 /* ---- rendering -------------------------------------------------------------- */
 
 /* {"breaking": bool, "changes": [{"kind", "collection", "property", "from", "to", "server",
- * "client", "handling", "message", "primary_key", "note"?, "update_value"?,
- * "update_value_source"?}]} — see docs/diff.md.  `out` is initialized by the callee and
+ * "client", "handling", "message", "object_type", "primary_key", "update_value"?,
+ * "update_value_source"?, "note"?}]} — see docs/diff.md.  `out` is initialized by the callee and
  * destroyed by the caller (bson_destroy). */
 void duet_schema_diff_to_bson(const duet_schema_diff_t *diff, bson_t *out);
 

@@ -135,12 +135,45 @@ static void test_collections(void **state)
    expect_invalid("\"stock\": [1]", "property 'stock' is array, expected dictionary<long>");
 }
 
+/* A document whose every property holds the zero value of its type (what duet writes for an
+ * added required property) is valid; a default is accepted for its own type. */
+static void test_zero_values_validate(void **state)
+{
+   (void)state;
+   duet_schema_set_t *set = parse_ok("shop.json", SHOP);
+   const duet_schema_t *shop = &set->schemas[0];
+   bson_t doc = BSON_INITIALIZER;
+   for (size_t i = 0; i < shop->root.property_count; i++) {
+      const duet_schema_property_t *property = &shop->root.properties[i];
+      bson_value_t zero;
+      duet_schema_type_zero_value(&property->type, &zero);
+      assert_true(duet_schema_type_accepts_value(&property->type, &zero));
+      if (property->type.element != DUET_SCHEMA_OBJECT || property->type.container != DUET_SCHEMA_SINGLE) {
+         BSON_APPEND_VALUE(&doc, property->name, &zero);
+      }
+      bson_value_destroy(&zero);
+   }
+   char reason[256];
+   if (!duet_schema_validate_document(shop, &doc, 0, reason, sizeof reason)) {
+      fail_msg("zero values rejected: %s", reason);
+   }
+   /* the embedded Address requires 'city', so its zero value {} is not enough by itself */
+   bson_value_t zero;
+   duet_schema_type_zero_value(&duet_schema_object_find(&shop->root, "address")->type, &zero);
+   BSON_APPEND_VALUE(&doc, "address", &zero);
+   bson_value_destroy(&zero);
+   assert_false(duet_schema_validate_document(shop, &doc, 0, reason, sizeof reason));
+   assert_string_equal(reason, "required property 'address.city' is missing");
+   bson_destroy(&doc);
+   duet_schema_set_destroy(set);
+}
+
 int main(void)
 {
    const struct CMUnitTest tests[] = {
        cmocka_unit_test(test_scalar_types),      cmocka_unit_test(test_mixed_accepts_anything),
        cmocka_unit_test(test_required_and_null), cmocka_unit_test(test_embedded_objects),
-       cmocka_unit_test(test_collections),
+       cmocka_unit_test(test_collections),       cmocka_unit_test(test_zero_values_validate),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }
