@@ -89,6 +89,44 @@ static size_t skip_space(const uint8_t *data, size_t len, size_t i)
    return i;
 }
 
+/* Offset of the first byte that does not start a valid UTF-8 sequence, or len. */
+static size_t first_invalid_utf8(const uint8_t *data, size_t len)
+{
+   size_t i = 0;
+   while (i < len) {
+      uint8_t c = data[i];
+      size_t extra;
+      uint32_t min;
+      if (c < 0x80) {
+         i++;
+         continue;
+      } else if ((c & 0xE0) == 0xC0) {
+         extra = 1;
+         min = 0x80;
+      } else if ((c & 0xF0) == 0xE0) {
+         extra = 2;
+         min = 0x800;
+      } else if ((c & 0xF8) == 0xF0) {
+         extra = 3;
+         min = 0x10000;
+      } else {
+         return i;
+      }
+      uint32_t code = c & (0x3F >> extra);
+      for (size_t k = 1; k <= extra; k++) {
+         if (i + k >= len || (data[i + k] & 0xC0) != 0x80) {
+            return i;
+         }
+         code = (code << 6) | (data[i + k] & 0x3F);
+      }
+      if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+         return i;
+      }
+      i += extra + 1;
+   }
+   return len;
+}
+
 /* libbson's yajl reason token → words. */
 static const char *describe_reason(const char *token)
 {
@@ -741,6 +779,15 @@ bool duet_schema_set_parse(const char *source, const uint8_t *data, size_t len, 
       duet_error_set(error, DUET_ERR_FAILED_TO_PARSE,
                      "%s: line %u, column %u: invalid JSON: a NUL byte; the file must be UTF-8 text", source, line,
                      column);
+      return false;
+   }
+   size_t invalid = first_invalid_utf8(data, len);
+   if (invalid < len) {
+      unsigned line, column;
+      line_and_column(data, len, invalid, &line, &column);
+      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE,
+                     "%s: line %u, column %u: invalid JSON: bytes that are not UTF-8; save the file as UTF-8", source,
+                     line, column);
       return false;
    }
    bson_json_reader_t *reader = bson_json_data_reader_new(false, len);

@@ -191,9 +191,22 @@ static void test_invalid_json_line_and_column(void **state)
    assert_contains(message, "s.json: invalid JSON:");
 }
 
-static void test_nul_byte(void **state)
+static void test_nul_byte_and_invalid_utf8(void **state)
 {
    (void)state;
+   char message[DUET_ERROR_MESSAGE_MAX];
+   parse_fails("{'title': 'T',\n 'x': '\xff'}", message);
+   assert_string_equal(message, "s.json: line 2, column 8: invalid JSON: bytes that are not UTF-8; save the file as "
+                                "UTF-8");
+   parse_fails("{'a': '\xc3'}", message); /* truncated sequence */
+   assert_contains(message, "line 1, column 8: invalid JSON: bytes that are not UTF-8");
+   parse_fails("{'a': '\xc0\xaf'}", message); /* overlong */
+   assert_contains(message, "bytes that are not UTF-8");
+   parse_fails("{'a': '\xed\xa0\x80'}", message); /* surrogate */
+   assert_contains(message, "bytes that are not UTF-8");
+   duet_schema_set_t *ok = parse_ok("u.json", "{'title': 'T\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80', 'bsonType': "
+                                              "'object'}");
+   duet_schema_set_destroy(ok);
    const char text[] = "{\"title\": \"T\0\"}";
    duet_schema_set_t *set = NULL;
    duet_error_t error = DUET_ERROR_INIT;
@@ -336,7 +349,7 @@ int main(void)
        cmocka_unit_test(test_array_and_keyed_files),
        cmocka_unit_test(test_warnings),
        cmocka_unit_test(test_invalid_json_line_and_column),
-       cmocka_unit_test(test_nul_byte),
+       cmocka_unit_test(test_nul_byte_and_invalid_utf8),
        cmocka_unit_test(test_bad_schemas),
        cmocka_unit_test(test_depth_limit),
        cmocka_unit_test(test_load_file),
