@@ -19,7 +19,9 @@
 
 static void value_document(const bson_value_t *value, bson_t *out)
 {
-   bson_init_static(out, value->value.v_doc.data, value->value.v_doc.data_len);
+   if (!bson_init_static(out, value->value.v_doc.data, value->value.v_doc.data_len)) {
+      bson_init(out); /* malformed nested BSON reads as empty */
+   }
 }
 
 static bool type_in_mask(uint64_t mask, bson_type_t type)

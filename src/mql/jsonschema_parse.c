@@ -33,7 +33,9 @@ static int keyword_index(const char *const *list, const char *name)
 
 static void value_document(const bson_value_t *value, bson_t *out)
 {
-   bson_init_static(out, value->value.v_doc.data, value->value.v_doc.data_len);
+   if (!bson_init_static(out, value->value.v_doc.data, value->value.v_doc.data_len)) {
+      bson_init(out); /* malformed nested BSON reads as empty */
+   }
 }
 
 /* Element as MongoDB prints it in parse errors: `name: <value>`. */

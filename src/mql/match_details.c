@@ -35,7 +35,9 @@ static bool collect_value(const bson_value_t *value, int64_t array_index, void *
    }
    if (value->value_type == BSON_TYPE_ARRAY && visit->expand) {
       bson_t elements;
-      bson_init_static(&elements, value->value.v_doc.data, value->value.v_doc.data_len);
+      if (!bson_init_static(&elements, value->value.v_doc.data, value->value.v_doc.data_len)) {
+         bson_init(&elements); /* malformed nested BSON reads as empty */
+      }
       bson_iter_t it;
       bson_iter_init(&it, &elements);
       while (bson_iter_next(&it)) {
@@ -134,6 +136,10 @@ static void explain_leaf(const match_node_t *node, const char *op_name, details_
 {
    BSON_APPEND_UTF8(out, "operatorName", op_name);
    append_specified(node, op_name, out);
+   if (!node->path) {
+      BSON_APPEND_UTF8(out, "reason", reason_for(node, inverted));
+      return;
+   }
    uint32_t count;
    bson_value_t first;
    bool array_operator = node->kind == MATCH_SIZE || node->kind == MATCH_ELEM_OBJECT ||
@@ -204,7 +210,9 @@ static void explain_node(const match_node_t *node, details_state_t *state, bool 
          BSON_APPEND_UTF8(out, "operatorName", name);
          append_specified(node, name, out);
          BSON_APPEND_UTF8(out, "reason", reason_for(child, !inverted));
-         append_considered(out, state->doc, child->path, true);
+         if (child->path) {
+            append_considered(out, state->doc, child->path, true);
+         }
          return;
       }
       BSON_APPEND_UTF8(out, "operatorName", "$not");

@@ -24,7 +24,10 @@ static bool value_document(const bson_value_t *value, bson_t *out)
    if (value->value_type != BSON_TYPE_DOCUMENT && value->value_type != BSON_TYPE_ARRAY) {
       return false;
    }
-   return bson_init_static(out, value->value.v_doc.data, value->value.v_doc.data_len);
+   if (!bson_init_static(out, value->value.v_doc.data, value->value.v_doc.data_len)) {
+      bson_init(out); /* malformed nested BSON reads as empty */
+   }
+   return true;
 }
 
 static bool find_field(const bson_t *doc, const char *name, size_t length, bson_iter_t *out)

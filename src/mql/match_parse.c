@@ -81,7 +81,10 @@ static bool iter_document(const bson_iter_t *iter, bson_t *out)
    } else {
       return false;
    }
-   return bson_init_static(out, data, length);
+   if (!bson_init_static(out, data, length)) {
+      bson_init(out); /* malformed nested BSON reads as empty */
+   }
+   return true;
 }
 
 /* MongoDB's isDBRefDocument: {$ref, $id} (or any of $ref/$id/$db when incomplete ones are allowed). */
@@ -518,7 +521,7 @@ static bool parse_all(const parse_state_t *state, const char *path, const bson_i
    }
    bson_t array;
    iter_document(operand, &array);
-   match_node_t *and_node = leaf_new(MATCH_AND, NULL, "$all", operand);
+   match_node_t *and_node = leaf_new(MATCH_AND, path, "$all", operand);
    bson_iter_t it;
    bson_iter_init(&it, &array);
    bool elem_match_form = false;

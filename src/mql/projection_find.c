@@ -177,7 +177,9 @@ static bool query_mentions(const bson_t *query, const char *field, size_t length
             const uint8_t *data;
             bson_iter_array(&it, &array_length, &data);
             bson_t array;
-            bson_init_static(&array, data, array_length);
+            if (!bson_init_static(&array, data, array_length)) {
+               bson_init(&array); /* malformed nested BSON reads as empty */
+            }
             bson_iter_t clause;
             bson_iter_init(&clause, &array);
             while (bson_iter_next(&clause)) {
@@ -186,7 +188,9 @@ static bool query_mentions(const bson_t *query, const char *field, size_t length
                   const uint8_t *clause_data;
                   bson_iter_document(&clause, &clause_length, &clause_data);
                   bson_t sub;
-                  bson_init_static(&sub, clause_data, clause_length);
+                  if (!bson_init_static(&sub, clause_data, clause_length)) {
+                     bson_init(&sub); /* malformed nested BSON reads as empty */
+                  }
                   if (query_mentions(&sub, field, length)) {
                      return true;
                   }
@@ -215,7 +219,9 @@ static bool parse_slice(const char *path, const bson_iter_t *operand, proj_node_
       const uint8_t *data;
       bson_iter_array(operand, &length, &data);
       bson_t array;
-      bson_init_static(&array, data, length);
+      if (!bson_init_static(&array, data, length)) {
+         bson_init(&array); /* malformed nested BSON reads as empty */
+      }
       if (bson_count_keys(&array) != 2) {
          duet_error_set(error, 31272, "$slice array argument should be of form [skip, limit]");
          node_destroy(node);
@@ -274,7 +280,9 @@ static bool parse_element(duet_projection_t *projection, const bson_iter_t *elem
       const uint8_t *data;
       bson_iter_document(elem, &length, &data);
       bson_t sub;
-      bson_init_static(&sub, data, length);
+      if (!bson_init_static(&sub, data, length)) {
+         bson_init(&sub); /* malformed nested BSON reads as empty */
+      }
       bson_iter_t first;
       const char *first_key = bson_iter_init(&first, &sub) && bson_iter_next(&first) ? bson_iter_key(&first) : "";
       if (strcmp(first_key, "$slice") == 0) {
@@ -474,7 +482,9 @@ typedef struct apply_state {
 
 static void view_document(const bson_value_t *value, bson_t *out)
 {
-   bson_init_static(out, value->value.v_doc.data, value->value.v_doc.data_len);
+   if (!bson_init_static(out, value->value.v_doc.data, value->value.v_doc.data_len)) {
+      bson_init(out); /* malformed nested BSON reads as empty */
+   }
 }
 
 static void append_slice(bson_t *out, const char *key, const proj_node_t *node, const bson_value_t *value)
