@@ -532,6 +532,96 @@ static void test_expr(void **state)
    expect_parse_error("{\"$expr\": {\"$bogus\": 1}}", 168, "Unrecognized expression '$bogus'");
 }
 
+static void test_expr_with_variables(void **state)
+{
+   (void)state;
+   duet_expr_scope_t *scope = duet_expr_scope_new();
+   int index = duet_expr_scope_define(scope, "limit");
+   bson_t *filter = TEST_JSON("{\"$expr\": {\"$lt\": [\"$qty\", \"$$limit\"]}}");
+   duet_error_t error = DUET_ERROR_INIT;
+   duet_match_t *match;
+   assert_true(duet_match_parse_with_scope(filter, DUET_MATCH_FEATURES_DEFAULT, scope, &match, &error));
+   bson_value_t variables[1];
+   variables[0].value_type = BSON_TYPE_INT32;
+   variables[0].value.v_int32 = 10;
+   assert_int_equal(index, 0);
+   duet_expr_env_t env = {variables, 1, 0};
+   bson_t *doc = TEST_JSON("{\"qty\": 5}");
+   bool matched;
+   assert_true(duet_match_matches_env(match, doc, &env, &matched, NULL, &error));
+   assert_true(matched);
+   variables[0].value.v_int32 = 3;
+   assert_true(duet_match_matches_env(match, doc, &env, &matched, NULL, &error));
+   assert_false(matched);
+   duet_match_destroy(match);
+   bson_destroy(filter);
+   bson_destroy(doc);
+
+   /* an undefined variable is a parse error from the expression engine */
+   filter = TEST_JSON("{\"$expr\": {\"$eq\": [\"$a\", \"$$nope\"]}}");
+   assert_false(duet_match_parse(filter, DUET_MATCH_FEATURES_DEFAULT, &match, &error));
+   assert_int_equal(error.code, 17276);
+   duet_error_clear(&error);
+   bson_destroy(filter);
+   duet_expr_scope_destroy(scope);
+
+   /* a run-time expression error surfaces from duet_match_matches */
+   filter = TEST_JSON("{\"$expr\": {\"$toInt\": \"$s\"}}");
+   doc = TEST_JSON("{\"s\": \"abc\"}");
+   assert_true(duet_match_parse(filter, DUET_MATCH_FEATURES_DEFAULT, &match, &error));
+   assert_false(duet_match_matches(match, doc, &matched, NULL, &error));
+   assert_int_equal(error.code, 241);
+   duet_error_clear(&error);
+   duet_match_destroy(match);
+   bson_destroy(filter);
+   bson_destroy(doc);
+}
+
+static void expect_details(const char *filter_json, const char *doc_json, const char *expected_json)
+{
+   bson_t *filter = fixture(filter_json);
+   bson_t *doc = TEST_JSON(doc_json);
+   duet_error_t error = DUET_ERROR_INIT;
+   duet_match_t *match;
+   assert_true(duet_match_parse(filter, DUET_MATCH_FEATURES_DEFAULT, &match, &error));
+   bson_t details;
+   assert_true(duet_match_validation_details(match, doc, &details, &error));
+   ASSERT_JSON_EQ(&details, expected_json);
+   bson_destroy(&details);
+   duet_match_destroy(match);
+   bson_destroy(filter);
+   bson_destroy(doc);
+}
+
+static void test_validation_details(void **state)
+{
+   (void)state;
+   expect_details("{\"a\": {\"$ne\": 1}}", "{\"a\": 1}",
+                  "{\"operatorName\": \"$ne\", \"specifiedAs\": {\"a\": {\"$ne\": 1}}, "
+                  "\"reason\": \"comparison succeeded\", \"consideredValue\": 1}");
+   expect_details("{\"a\": {\"$exists\": true}}", "{}",
+                  "{\"operatorName\": \"$exists\", \"specifiedAs\": {\"a\": {\"$exists\": true}}, "
+                  "\"reason\": \"path does not exist\"}");
+   expect_details("{\"a\": {\"$in\": [1, 2]}}", "{\"a\": [3, 4]}",
+                  "{\"operatorName\": \"$in\", \"specifiedAs\": {\"a\": {\"$in\": [1, 2]}}, "
+                  "\"reason\": \"no matching value found in array\", \"consideredValues\": [3, 4]}");
+   expect_details("{\"a\": {\"%type\": \"string\"}}", "{\"a\": 1}",
+                  "{\"operatorName\": \"$type\", \"specifiedAs\": {\"a\": {\"$type\": \"string\"}}, "
+                  "\"reason\": \"type did not match\", \"consideredValue\": 1, \"consideredType\": \"int\"}");
+   expect_details("{\"$or\": [{\"a\": 1}, {\"b\": {\"$lt\": 0}}]}", "{\"a\": 2, \"b\": 5}",
+                  "{\"operatorName\": \"$or\", \"clausesNotSatisfied\": ["
+                  "{\"index\": 0, \"details\": {\"operatorName\": \"$eq\", \"specifiedAs\": {\"a\": {\"$eq\": 1}}, "
+                  "\"reason\": \"comparison failed\", \"consideredValue\": 2}}, "
+                  "{\"index\": 1, \"details\": {\"operatorName\": \"$lt\", \"specifiedAs\": {\"b\": {\"$lt\": 0}}, "
+                  "\"reason\": \"comparison failed\", \"consideredValue\": 5}}]}");
+   expect_details("{\"$expr\": {\"$eq\": [\"$a\", 1]}}", "{\"a\": 2}",
+                  "{\"operatorName\": \"$expr\", \"specifiedAs\": {\"$expr\": {\"$eq\": [\"$a\", 1]}}, "
+                  "\"reason\": \"expression did not match\", \"expressionResult\": false}");
+   expect_details("{\"a\": {\"$all\": [1, 2]}}", "{\"a\": [1]}",
+                  "{\"operatorName\": \"$all\", \"specifiedAs\": {\"a\": {\"$all\": [1, 2]}}, "
+                  "\"reason\": \"array did not contain all specified values\", \"consideredValue\": [1]}");
+}
+
 int main(void)
 {
    const struct CMUnitTest tests[] = {
@@ -551,6 +641,8 @@ int main(void)
       cmocka_unit_test(test_array_filters_and_values),
       cmocka_unit_test(test_path_predicates),
       cmocka_unit_test(test_expr),
+      cmocka_unit_test(test_expr_with_variables),
+      cmocka_unit_test(test_validation_details),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }
