@@ -1,0 +1,133 @@
+/*
+ * pipeline_internal.h — stage representations shared by the pipeline_*.c files:
+ * the projection tree ($addFields/$set/$project/$unset), sort keys, $group accumulators,
+ * and the parsed stage list.
+ */
+#ifndef DUET_PIPELINE_INTERNAL_H
+#define DUET_PIPELINE_INTERNAL_H
+
+#include <duet/error.h>
+#include <duet/mql_expr.h>
+#include <duet/mql_match.h>
+#include <duet/mql_pipeline.h>
+
+#include <bson/bson.h>
+#include <stdbool.h>
+
+/* ---- projections ------------------------------------------------------------------------- */
+
+typedef enum {
+   PROJECT_ADD_FIELDS, /* $addFields/$set: copy everything, computed fields set in place */
+   PROJECT_INCLUSION,  /* $project with inclusions/computed fields */
+   PROJECT_EXCLUSION,  /* $project with exclusions, $unset */
+} project_mode_t;
+
+typedef enum {
+   PROJECT_NODE_INCLUDE,
+   PROJECT_NODE_EXCLUDE,
+   PROJECT_NODE_COMPUTED,
+   PROJECT_NODE_SUBTREE,
+} project_node_kind_t;
+
+typedef struct project_node {
+   char *name;                      /* owned; field name at this level */
+   project_node_kind_t kind;
+   duet_expr_t *expr;               /* owned; PROJECT_NODE_COMPUTED */
+   struct project_node **children;  /* owned; PROJECT_NODE_SUBTREE, in spec order */
+   size_t child_count;
+   bool has_computed;               /* the subtree holds a computed field somewhere */
+} project_node_t;
+
+typedef struct projection {
+   project_mode_t mode;
+   project_node_t root; /* a SUBTREE with no name */
+} projection_t;
+
+/* Parses $addFields/$set (`stage_name` is used in messages). */
+bool projection_parse_add_fields(const char *stage_name, const bson_t *spec, const duet_expr_scope_t *scope,
+                                 projection_t **out, duet_error_t *error);
+/* Parses $project. */
+bool projection_parse_project(const bson_t *spec, const duet_expr_scope_t *scope, projection_t **out,
+                              duet_error_t *error);
+/* Parses $unset's value. */
+bool projection_parse_unset(const bson_value_t *spec, projection_t **out, duet_error_t *error);
+/* Applies to `doc`, appending the result to `out` (initialized by the caller). */
+bool projection_apply(const projection_t *projection, const bson_t *doc, const duet_expr_env_t *env, bson_t *out,
+                      duet_error_t *error);
+void projection_destroy(projection_t *projection);
+
+/* ---- sort --------------------------------------------------------------------------------- */
+
+typedef struct sort_key {
+   char *path; /* owned; dotted */
+   int direction; /* 1 or -1 */
+} sort_key_t;
+
+typedef struct sort_spec {
+   sort_key_t *keys;
+   size_t count;
+} sort_spec_t;
+
+bool sort_spec_parse(const bson_value_t *spec, sort_spec_t *out, duet_error_t *error);
+void sort_spec_destroy(sort_spec_t *spec);
+/* Sorts `docs` in place (stable), by MongoDB's rules for missing fields and arrays. */
+void sort_documents(const sort_spec_t *spec, bson_t **docs, size_t count);
+
+/* ---- $group -------------------------------------------------------------------------------- */
+
+typedef struct group_spec group_spec_t;
+
+bool group_spec_parse(const bson_t *spec, const duet_expr_scope_t *scope, group_spec_t **out, duet_error_t *error);
+void group_spec_destroy(group_spec_t *spec);
+
+/* Running state of one $group execution. */
+typedef struct group_state group_state_t;
+group_state_t *group_state_new(const group_spec_t *spec, size_t memory_limit, bool allow_disk_use);
+bool group_state_add(group_state_t *state, const bson_t *doc, const duet_expr_env_t *env, duet_error_t *error);
+/* Moves the finished groups out as new documents (caller owns them and the array). */
+void group_state_finish(group_state_t *state, bson_t ***docs, size_t *count);
+void group_state_destroy(group_state_t *state);
+
+/* ---- stages --------------------------------------------------------------------------------- */
+
+typedef enum {
+   STAGE_MATCH,
+   STAGE_PROJECTION, /* $addFields $set $project $unset */
+   STAGE_REPLACE_ROOT,
+   STAGE_SORT,
+   STAGE_LIMIT,
+   STAGE_SKIP,
+   STAGE_COUNT,
+   STAGE_GROUP,
+   STAGE_UNWIND,
+   STAGE_DOCUMENTS,
+} stage_kind_t;
+
+typedef struct pipeline_stage {
+   stage_kind_t kind;
+   const char *name;            /* static, e.g. "$replaceWith" */
+   duet_match_t *match;         /* $match */
+   projection_t *projection;    /* $addFields $set $project $unset */
+   duet_expr_t *expr;           /* $replaceRoot newRoot, $documents */
+   sort_spec_t sort;            /* $sort */
+   int64_t number;              /* $limit, $skip */
+   char *field;                 /* $count field; $unwind path (without '$'); */
+   char *index_field;           /* $unwind includeArrayIndex */
+   bool preserve;               /* $unwind preserveNullAndEmptyArrays */
+   group_spec_t *group;         /* $group */
+} pipeline_stage_t;
+
+struct duet_pipeline {
+   pipeline_stage_t *stages;
+   size_t count;
+   size_t memory_limit;
+   bool allow_disk_use;
+};
+
+/* Approximate memory a buffered document costs. */
+static inline size_t pipeline_doc_cost(const bson_t *doc)
+{
+   return doc->len + sizeof(bson_t) + 16;
+}
+
+#endif /* DUET_PIPELINE_INTERNAL_H */
