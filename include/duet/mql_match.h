@@ -149,18 +149,18 @@ bool duet_match_id_equality(const duet_match_t *match, const bson_value_t **valu
 
 /* ---- validators and $jsonSchema ---------------------------------------------------
  *
-** Builds errInfo.details for a document the validator rejects (MongoDB 5.0+
-** shape), e.g. for {$jsonSchema: ...}:
-**   {operatorName: "$jsonSchema", title: ..., schemaRulesNotSatisfied: [
-**      {operatorName: "properties", propertiesNotSatisfied: [{propertyName: "gpa",
-**          details: [{operatorName: "bsonType", specifiedAs: {bsonType: "double"},
-**                     reason: "type did not match", consideredValue: 3, consideredType: "int"}]}]},
-**      {operatorName: "required", specifiedAs: {required: ["phone"]}, missingProperties: ["phone"]}]}
-** and for plain query operators {operatorName: "$gt", specifiedAs: {a: {$gt: 5}},
-** reason: "comparison failed", consideredValue: 1}.
-** `details` is always initialized by the callee (caller bson_destroys it).
-** Return: false only when an $expr fails at run time.
-*/
+ ** Builds errInfo.details for a document the validator rejects (MongoDB 5.0+
+ ** shape), e.g. for {$jsonSchema: ...}:
+ **   {operatorName: "$jsonSchema", title: ..., schemaRulesNotSatisfied: [
+ **      {operatorName: "properties", propertiesNotSatisfied: [{propertyName: "gpa",
+ **          details: [{operatorName: "bsonType", specifiedAs: {bsonType: "double"},
+ **                     reason: "type did not match", consideredValue: 3, consideredType: "int"}]}]},
+ **      {operatorName: "required", specifiedAs: {required: ["phone"]}, missingProperties: ["phone"]}]}
+ ** and for plain query operators {operatorName: "$gt", specifiedAs: {a: {$gt: 5}},
+ ** reason: "comparison failed", consideredValue: 1}.
+ ** `details` is always initialized by the callee (caller bson_destroys it).
+ ** Return: false only when an $expr fails at run time.
+ */
 bool duet_match_validation_details(const duet_match_t *validator, const bson_t *doc, bson_t *details,
                                    duet_error_t *error);
 

@@ -152,8 +152,8 @@ static bool check_multiple_of(const duet_jsonschema_t *s, const bson_value_t *v)
    if (v->value_type != BSON_TYPE_DECIMAL128 && s->multiple_of.value_type != BSON_TYPE_DECIMAL128) {
       if (v->value_type != BSON_TYPE_DOUBLE && s->multiple_of.value_type != BSON_TYPE_DOUBLE) {
          int64_t a = v->value_type == BSON_TYPE_INT32 ? v->value.v_int32 : v->value.v_int64;
-         int64_t b = s->multiple_of.value_type == BSON_TYPE_INT32 ? s->multiple_of.value.v_int32
-                                                                  : s->multiple_of.value.v_int64;
+         int64_t b =
+             s->multiple_of.value_type == BSON_TYPE_INT32 ? s->multiple_of.value.v_int32 : s->multiple_of.value.v_int64;
          return b == -1 || a % b == 0;
       }
       double a = v->value_type == BSON_TYPE_DOUBLE  ? v->value.v_double
@@ -415,9 +415,8 @@ static bool check_object(const duet_jsonschema_t *s, const bson_value_t *v)
    if (!object_of(s, v, &object)) {
       return true;
    }
-   if (!check_required_missing(s, &object) || !check_properties(s, &object) ||
-       !check_allowed_properties(s, &object) || !check_property_count(s, &object, false) ||
-       !check_property_count(s, &object, true)) {
+   if (!check_required_missing(s, &object) || !check_properties(s, &object) || !check_allowed_properties(s, &object) ||
+       !check_property_count(s, &object, false) || !check_property_count(s, &object, true)) {
       return false;
    }
    for (size_t i = 0; i < s->dependency_count; i++) {
@@ -490,8 +489,8 @@ static void append_specified(bson_t *rule, const char *keyword, const bson_value
 }
 
 /* {operatorName, specifiedAs: {keyword: spec}, reason, consideredValue[, consideredType]} */
-static void append_value_rule(rule_list_t *rules, const char *keyword, const bson_value_t *spec,
-                              const char *reason, const bson_value_t *v, bool with_type)
+static void append_value_rule(rule_list_t *rules, const char *keyword, const bson_value_t *spec, const char *reason,
+                              const bson_value_t *v, bool with_type)
 {
    bson_t rule;
    list_doc_begin(rules, &rule);
@@ -505,8 +504,7 @@ static void append_value_rule(rule_list_t *rules, const char *keyword, const bso
    list_doc_end(rules, &rule);
 }
 
-static void append_subschema_details(bson_t *parent, const char *key, const duet_jsonschema_t *s,
-                                     const bson_value_t *v)
+static void append_subschema_details(bson_t *parent, const char *key, const duet_jsonschema_t *s, const bson_value_t *v)
 {
    rule_list_t details_list, *details = &details_list;
    list_begin(parent, key, details);
@@ -514,8 +512,7 @@ static void append_subschema_details(bson_t *parent, const char *key, const duet
    list_end(parent, details);
 }
 
-static void explain_comparison(const duet_jsonschema_t *s, const bson_value_t *v, rule_list_t *rules,
-                               bool maximum)
+static void explain_comparison(const duet_jsonschema_t *s, const bson_value_t *v, rule_list_t *rules, bool maximum)
 {
    const char *keyword = maximum ? "maximum" : "minimum";
    bson_t rule;
@@ -534,8 +531,7 @@ static void explain_comparison(const duet_jsonschema_t *s, const bson_value_t *v
    list_doc_end(rules, &rule);
 }
 
-static void explain_items(const duet_jsonschema_t *s, const bson_value_t *v, rule_list_t *rules,
-                          bool additional)
+static void explain_items(const duet_jsonschema_t *s, const bson_value_t *v, rule_list_t *rules, bool additional)
 {
    const duet_jsonschema_t *failing = NULL;
    int64_t index = failing_item(s, v, additional, &failing);
@@ -743,8 +739,7 @@ static void explain_allowed_properties(const duet_jsonschema_t *s, const bson_t 
    list_doc_end(rules, &rule);
 }
 
-static void explain_property_count(const duet_jsonschema_t *s, const bson_t *object, rule_list_t *rules,
-                                   bool maximum)
+static void explain_property_count(const duet_jsonschema_t *s, const bson_t *object, rule_list_t *rules, bool maximum)
 {
    const char *keyword = maximum ? "maxProperties" : "minProperties";
    bson_t rule;

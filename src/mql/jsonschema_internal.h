@@ -16,13 +16,13 @@
 /* Type bits: as match nodes (bit 0 = any number, bit n = bson_type_t n, 20 MinKey, 21 MaxKey). */
 
 typedef struct jsonschema_property {
-   const char *name;            /* borrowed */
+   const char *name;               /* borrowed */
    struct duet_jsonschema *schema; /* owned */
 } jsonschema_property_t;
 
 typedef struct jsonschema_pattern_property {
-   const char *pattern;          /* borrowed */
-   match_regex_t *regex;         /* owned */
+   const char *pattern;            /* borrowed */
+   match_regex_t *regex;           /* owned */
    struct duet_jsonschema *schema; /* owned */
 } jsonschema_pattern_property_t;
 
@@ -58,11 +58,11 @@ struct duet_jsonschema {
    bool has_minimum, exclusive_minimum, has_exclusive_minimum;
    bson_value_t minimum;
 
-   int64_t max_length, min_length; /* -1 when absent */
+   int64_t max_length, min_length;                                                /* -1 when absent */
    bson_value_t max_length_spec, min_length_spec, max_items_spec, min_items_spec; /* as written */
    bson_value_t max_properties_spec, min_properties_spec;
-   const char *pattern;            /* borrowed, or NULL */
-   match_regex_t *pattern_regex;   /* owned */
+   const char *pattern;          /* borrowed, or NULL */
+   match_regex_t *pattern_regex; /* owned */
 
    int64_t max_properties, min_properties; /* -1 when absent */
    bool has_required;
@@ -74,20 +74,20 @@ struct duet_jsonschema {
    size_t pattern_property_count;
    bool has_pattern_properties;
    bool has_additional_properties;
-   bool additional_properties_allowed;           /* when the keyword is a bool */
+   bool additional_properties_allowed;            /* when the keyword is a bool */
    struct duet_jsonschema *additional_properties; /* owned schema form, or NULL */
    jsonschema_dependency_t *dependencies;
    size_t dependency_count;
 
    bool has_items;
-   struct duet_jsonschema *items;        /* owned, schema form */
-   struct duet_jsonschema **item_list;   /* owned, array form */
+   struct duet_jsonschema *items;      /* owned, schema form */
+   struct duet_jsonschema **item_list; /* owned, array form */
    size_t item_list_count;
    bool items_is_array;
    bool has_additional_items;
    bool additional_items_allowed;
    struct duet_jsonschema *additional_items; /* owned schema form, or NULL */
-   int64_t max_items, min_items; /* -1 when absent */
+   int64_t max_items, min_items;             /* -1 when absent */
    bool unique_items;
 };
 

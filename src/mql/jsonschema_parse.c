@@ -13,11 +13,38 @@
 
 static bool parse_schema(const bson_t *spec, bool top_level, duet_jsonschema_t **out, duet_error_t *error);
 
-static const char *const known_keywords[] = {
-   "additionalItems", "additionalProperties", "allOf", "anyOf", "bsonType", "dependencies", "description",
-   "encrypt", "encryptMetadata", "enum", "exclusiveMaximum", "exclusiveMinimum", "items", "maxItems", "maxLength",
-   "maxProperties", "maximum", "minItems", "minLength", "minProperties", "minimum", "multipleOf", "not", "oneOf",
-   "pattern", "patternProperties", "properties", "required", "title", "type", "uniqueItems", NULL};
+static const char *const known_keywords[] = {"additionalItems",
+                                             "additionalProperties",
+                                             "allOf",
+                                             "anyOf",
+                                             "bsonType",
+                                             "dependencies",
+                                             "description",
+                                             "encrypt",
+                                             "encryptMetadata",
+                                             "enum",
+                                             "exclusiveMaximum",
+                                             "exclusiveMinimum",
+                                             "items",
+                                             "maxItems",
+                                             "maxLength",
+                                             "maxProperties",
+                                             "maximum",
+                                             "minItems",
+                                             "minLength",
+                                             "minProperties",
+                                             "minimum",
+                                             "multipleOf",
+                                             "not",
+                                             "oneOf",
+                                             "pattern",
+                                             "patternProperties",
+                                             "properties",
+                                             "required",
+                                             "title",
+                                             "type",
+                                             "uniqueItems",
+                                             NULL};
 
 static const char *const unsupported_keywords[] = {"$ref", "$schema", "default", "definitions", "format", "id", NULL};
 
@@ -122,8 +149,11 @@ static bool type_alias(const char *keyword, const char *alias, uint64_t *mask, d
       static const struct {
          const char *name;
          bson_type_t type;
-      } json_types[] = {{"array", BSON_TYPE_ARRAY},   {"boolean", BSON_TYPE_BOOL},  {"null", BSON_TYPE_NULL},
-                        {"object", BSON_TYPE_DOCUMENT}, {"string", BSON_TYPE_UTF8}};
+      } json_types[] = {{"array", BSON_TYPE_ARRAY},
+                        {"boolean", BSON_TYPE_BOOL},
+                        {"null", BSON_TYPE_NULL},
+                        {"object", BSON_TYPE_DOCUMENT},
+                        {"string", BSON_TYPE_UTF8}};
       known = false;
       for (size_t i = 0; i < sizeof json_types / sizeof json_types[0]; i++) {
          if (strcmp(json_types[i].name, alias) == 0) {
@@ -142,8 +172,7 @@ static bool type_alias(const char *keyword, const char *alias, uint64_t *mask, d
    return true;
 }
 
-static bool parse_type(duet_jsonschema_t *schema, const char *keyword, const bson_value_t *value,
-                       duet_error_t *error)
+static bool parse_type(duet_jsonschema_t *schema, const char *keyword, const bson_value_t *value, duet_error_t *error)
 {
    schema->type_keyword = keyword;
    schema->type_spec = *value;
@@ -174,8 +203,8 @@ static bool parse_type(duet_jsonschema_t *schema, const char *keyword, const bso
       bson_iter_init(&earlier, &array);
       while (bson_iter_next(&earlier) && bson_iter_value(&earlier)->value.v_utf8.str != alias) {
          if (BSON_ITER_HOLDS_UTF8(&earlier) && strcmp(bson_iter_utf8(&earlier, NULL), alias) == 0) {
-            duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "$jsonSchema keyword '%s' has duplicate value: %s",
-                           keyword, alias);
+            duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "$jsonSchema keyword '%s' has duplicate value: %s", keyword,
+                           alias);
             return false;
          }
       }
@@ -187,15 +216,14 @@ static bool parse_type(duet_jsonschema_t *schema, const char *keyword, const bso
       }
    }
    if (!schema->type_mask) {
-      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "$jsonSchema keyword '%s' must name at least one type",
-                     keyword);
+      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "$jsonSchema keyword '%s' must name at least one type", keyword);
       return false;
    }
    return true;
 }
 
-static bool parse_schema_list(const char *keyword, const bson_value_t *value, duet_jsonschema_t ***out,
-                              size_t *count, duet_error_t *error)
+static bool parse_schema_list(const char *keyword, const bson_value_t *value, duet_jsonschema_t ***out, size_t *count,
+                              duet_error_t *error)
 {
    if (value->value_type != BSON_TYPE_ARRAY) {
       duet_error_set(error, DUET_ERR_TYPE_MISMATCH, "$jsonSchema keyword '%s' must be an array", keyword);
@@ -360,8 +388,8 @@ static bool parse_pattern_properties(duet_jsonschema_t *schema, const bson_value
          match_regex_destroy(entry.regex);
          return false;
       }
-      schema->pattern_properties = bson_realloc(schema->pattern_properties,
-                                                (schema->pattern_property_count + 1) * sizeof *schema->pattern_properties);
+      schema->pattern_properties = bson_realloc(schema->pattern_properties, (schema->pattern_property_count + 1) *
+                                                                                sizeof *schema->pattern_properties);
       schema->pattern_properties[schema->pattern_property_count++] = entry;
    }
    return true;
@@ -453,7 +481,7 @@ static bool parse_dependencies(duet_jsonschema_t *schema, const bson_value_t *va
          return false;
       }
       schema->dependencies =
-         bson_realloc(schema->dependencies, (schema->dependency_count + 1) * sizeof *schema->dependencies);
+          bson_realloc(schema->dependencies, (schema->dependency_count + 1) * sizeof *schema->dependencies);
       schema->dependencies[schema->dependency_count++] = entry;
    }
    return true;
@@ -601,7 +629,8 @@ static bool parse_schema(const bson_t *spec, bool top_level, duet_jsonschema_t *
       if (ok) {
          bson_decimal128_t d = duet_decimal_from_value(v);
          if (duet_decimal_is_negative(d) || duet_decimal_is_zero(d)) {
-            duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "$jsonSchema keyword 'multipleOf' must have a positive value");
+            duet_error_set(error, DUET_ERR_FAILED_TO_PARSE,
+                           "$jsonSchema keyword 'multipleOf' must have a positive value");
             ok = false;
          }
          schema->has_multiple_of = true;

@@ -90,8 +90,9 @@ static bool placeholder_of(const match_node_t *node, const char **name, size_t *
          *name = node->path;
          *length = this_length;
       } else if (*length != this_length || memcmp(*name, node->path, this_length) != 0) {
-         duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "Expected a single top-level field name, found '%.*s' and '%.*s'",
-                        (int)*length, *name, (int)this_length, node->path);
+         duet_error_set(error, DUET_ERR_FAILED_TO_PARSE,
+                        "Expected a single top-level field name, found '%.*s' and '%.*s'", (int)*length, *name,
+                        (int)this_length, node->path);
          return false;
       }
       if (node->kind == MATCH_ELEM_OBJECT || node->kind == MATCH_ELEM_VALUE) {

@@ -104,8 +104,10 @@ static const char *reason_for(const match_node_t *node, bool inverted)
    case MATCH_REGEX: return inverted ? "regular expression did match" : "regular expression did not match";
    case MATCH_EXISTS: return inverted ? "path does exist" : "path does not exist";
    case MATCH_TYPE: return inverted ? "type did match" : "type did not match";
-   case MATCH_SIZE: return inverted ? "array length was equal to given size" : "array length was not equal to given size";
-   case MATCH_MOD: return inverted ? "$mod did evaluate to expected remainder" : "$mod did not evaluate to expected remainder";
+   case MATCH_SIZE:
+      return inverted ? "array length was equal to given size" : "array length was not equal to given size";
+   case MATCH_MOD:
+      return inverted ? "$mod did evaluate to expected remainder" : "$mod did not evaluate to expected remainder";
    case MATCH_ELEM_OBJECT:
    case MATCH_ELEM_VALUE:
       return inverted ? "array did satisfy the child predicate" : "array did not satisfy the child predicate";
@@ -143,8 +145,8 @@ static void explain_leaf(const match_node_t *node, const char *op_name, details_
    uint32_t count;
    bson_value_t first;
    bool array_operator = node->kind == MATCH_SIZE || node->kind == MATCH_ELEM_OBJECT ||
-                         node->kind == MATCH_ELEM_VALUE || (node->kind == MATCH_AND && node->op_name &&
-                                                            strcmp(node->op_name, "$all") == 0);
+                         node->kind == MATCH_ELEM_VALUE ||
+                         (node->kind == MATCH_AND && node->op_name && strcmp(node->op_name, "$all") == 0);
    bool exists = path_exists(state->doc, node->path, &count, &first, !array_operator);
    if (!exists && !(inverted || node->kind == MATCH_EXISTS)) {
       if (!(node->kind == MATCH_EQ && node->value.value_type == BSON_TYPE_NULL)) {
@@ -153,8 +155,9 @@ static void explain_leaf(const match_node_t *node, const char *op_name, details_
       }
    }
    if (node->kind == MATCH_AND) {
-      BSON_APPEND_UTF8(out, "reason", inverted ? "array did contain all specified values"
-                                               : "array did not contain all specified values");
+      BSON_APPEND_UTF8(out, "reason",
+                       inverted ? "array did contain all specified values"
+                                : "array did not contain all specified values");
    } else {
       BSON_APPEND_UTF8(out, "reason", reason_for(node, inverted));
    }

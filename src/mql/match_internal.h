@@ -19,61 +19,61 @@
 #include <pcre2.h>
 
 typedef enum match_kind {
-   MATCH_AND,           /* children; empty AND is always true */
-   MATCH_OR,            /* children */
-   MATCH_NOR,           /* children */
-   MATCH_NOT,           /* one child */
-   MATCH_ALWAYS_FALSE,  /* $all: [] and friends */
-   MATCH_EQ,            /* path, value */
+   MATCH_AND,          /* children; empty AND is always true */
+   MATCH_OR,           /* children */
+   MATCH_NOR,          /* children */
+   MATCH_NOT,          /* one child */
+   MATCH_ALWAYS_FALSE, /* $all: [] and friends */
+   MATCH_EQ,           /* path, value */
    MATCH_LT,
    MATCH_LTE,
    MATCH_GT,
    MATCH_GTE,
-   MATCH_IN,            /* path, in_values (+ in_regexes) */
-   MATCH_REGEX,         /* path, regex */
-   MATCH_EXISTS,        /* path */
-   MATCH_TYPE,          /* path, type_mask / type_number */
-   MATCH_SIZE,          /* path, size */
-   MATCH_MOD,           /* path, divisor, remainder */
-   MATCH_ELEM_OBJECT,   /* path, one child matched against each object element */
-   MATCH_ELEM_VALUE,    /* path, children matched against each element */
-   MATCH_EXPR,          /* expr */
-   MATCH_JSON_SCHEMA,   /* schema */
+   MATCH_IN,          /* path, in_values (+ in_regexes) */
+   MATCH_REGEX,       /* path, regex */
+   MATCH_EXISTS,      /* path */
+   MATCH_TYPE,        /* path, type_mask / type_number */
+   MATCH_SIZE,        /* path, size */
+   MATCH_MOD,         /* path, divisor, remainder */
+   MATCH_ELEM_OBJECT, /* path, one child matched against each object element */
+   MATCH_ELEM_VALUE,  /* path, children matched against each element */
+   MATCH_EXPR,        /* expr */
+   MATCH_JSON_SCHEMA, /* schema */
 } match_kind_t;
 
 typedef struct match_regex {
-   pcre2_code *code;     /* owned */
-   const char *pattern;  /* borrowed from the filter copy or owned_text */
-   char *owned_pattern;  /* owned copy when the pattern did not come from a BSON regex */
-   char options[8];      /* normalized flags, e.g. "im" */
+   pcre2_code *code;    /* owned */
+   const char *pattern; /* borrowed from the filter copy or owned_text */
+   char *owned_pattern; /* owned copy when the pattern did not come from a BSON regex */
+   char options[8];     /* normalized flags, e.g. "im" */
 } match_regex_t;
 
 typedef struct duet_jsonschema duet_jsonschema_t; /* jsonschema_internal.h */
 
 typedef struct match_node {
    match_kind_t kind;
-   char *path;                  /* owned dotted path; NULL for logical / $expr / $jsonSchema */
-   bson_value_t value;          /* comparison operand, borrowed from the filter copy */
-   struct match_node **children;/* owned */
+   char *path;                   /* owned dotted path; NULL for logical / $expr / $jsonSchema */
+   bson_value_t value;           /* comparison operand, borrowed from the filter copy */
+   struct match_node **children; /* owned */
    size_t child_count;
-   match_regex_t *regex;        /* MATCH_REGEX: owned */
-   bson_value_t *in_values;     /* MATCH_IN: owned array of borrowed values (non-regex) */
+   match_regex_t *regex;    /* MATCH_REGEX: owned */
+   bson_value_t *in_values; /* MATCH_IN: owned array of borrowed values (non-regex) */
    size_t in_count;
-   match_regex_t **in_regexes;  /* MATCH_IN: owned */
+   match_regex_t **in_regexes; /* MATCH_IN: owned */
    size_t in_regex_count;
-   bool in_has_null;            /* MATCH_IN: null among the values (matches missing) */
-   uint64_t type_mask;          /* MATCH_TYPE: bit per bson_type_t (bit 0 = "number") */
-   int64_t size;                /* MATCH_SIZE */
-   int64_t divisor, remainder;  /* MATCH_MOD */
-   duet_expr_t *expr;           /* MATCH_EXPR: owned */
-   duet_jsonschema_t *schema;   /* MATCH_JSON_SCHEMA: owned */
-   const char *op_name;         /* "$gt", "$in", ... for validation details */
-   bson_value_t spec;           /* operand as written (borrowed), for details' specifiedAs */
+   bool in_has_null;           /* MATCH_IN: null among the values (matches missing) */
+   uint64_t type_mask;         /* MATCH_TYPE: bit per bson_type_t (bit 0 = "number") */
+   int64_t size;               /* MATCH_SIZE */
+   int64_t divisor, remainder; /* MATCH_MOD */
+   duet_expr_t *expr;          /* MATCH_EXPR: owned */
+   duet_jsonschema_t *schema;  /* MATCH_JSON_SCHEMA: owned */
+   const char *op_name;        /* "$gt", "$in", ... for validation details */
+   bson_value_t spec;          /* operand as written (borrowed), for details' specifiedAs */
 } match_node_t;
 
 struct duet_match {
-   bson_t *filter;     /* owned copy of the parsed filter (heap: bson_t needs 128-byte alignment) */
-   match_node_t *root; /* owned */
+   bson_t *filter;          /* owned copy of the parsed filter (heap: bson_t needs 128-byte alignment) */
+   match_node_t *root;      /* owned */
    const char *placeholder; /* arrayFilters identifier (== placeholder_owned), or NULL */
    char *placeholder_owned; /* owned */
 };
@@ -89,8 +89,8 @@ bool match_parse_document(const bson_t *filter, unsigned features, bool sub_docu
                           duet_error_t *error);
 
 /* Same, with the variables $expr may use (scope may be NULL). */
-bool match_parse_with_scope(const bson_t *filter, unsigned features, const duet_expr_scope_t *scope,
-                            match_node_t **out, duet_error_t *error);
+bool match_parse_with_scope(const bson_t *filter, unsigned features, const duet_expr_scope_t *scope, match_node_t **out,
+                            duet_error_t *error);
 
 /* ---- regexes (match_regex.c) ---- */
 /* Compiles pattern/options (both borrowed; `options` may be NULL). */
@@ -122,8 +122,7 @@ bool match_node_matches_single(const match_node_t *node, const bson_value_t *val
  * `array_index` is the index in the first array traversed, or -1.
  * Stops and returns true as soon as `visit` returns true. */
 typedef bool (*match_visit_fn)(const bson_value_t *value, int64_t array_index, void *data);
-bool match_path_visit(const bson_t *doc, const char *path, bool expand_leaf_arrays, match_visit_fn visit,
-                      void *data);
+bool match_path_visit(const bson_t *doc, const char *path, bool expand_leaf_arrays, match_visit_fn visit, void *data);
 
 /* Compares as MongoDB's ComparisonMatchExpression (type brackets, null/missing, NaN). */
 bool match_compare_matches(match_kind_t kind, const bson_value_t *operand, const bson_value_t *value);

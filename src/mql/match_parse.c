@@ -12,8 +12,8 @@
 #include <string.h>
 
 typedef struct parse_state {
-   unsigned features;               /* DUET_MATCH_ALLOW_* */
-   const duet_expr_scope_t *scope;  /* variables visible to $expr; may be NULL */
+   unsigned features;              /* DUET_MATCH_ALLOW_* */
+   const duet_expr_scope_t *scope; /* variables visible to $expr; may be NULL */
 } parse_state_t;
 
 static bool parse_document(const parse_state_t *state, const bson_t *filter, bool sub_document, match_node_t **out,
@@ -122,8 +122,8 @@ static bool is_expression_document(const bson_iter_t *iter, bool allow_incomplet
 
 static bool is_pathless_operator(const char *name)
 {
-   static const char *const names[] = {"$and", "$or", "$nor", "$expr", "$where", "$text", "$comment",
-                                       "$jsonSchema", "$alwaysTrue", "$alwaysFalse", "$sampleRate", NULL};
+   static const char *const names[] = {"$and",     "$or",         "$nor",        "$expr",        "$where",      "$text",
+                                       "$comment", "$jsonSchema", "$alwaysTrue", "$alwaysFalse", "$sampleRate", NULL};
    for (size_t i = 0; names[i]; i++) {
       if (strcmp(names[i], name) == 0) {
          return true;
@@ -135,11 +135,11 @@ static bool is_pathless_operator(const char *name)
 /* Operators accepted under a field (MongoDB's parsePathAcceptingKeyword). */
 static bool is_path_accepting_keyword(const char *name)
 {
-   static const char *const names[] = {"$lt", "$lte", "$gt", "$gte", "$ne", "$eq", "$in", "$nin", "$size",
-                                       "$exists", "$type", "$mod", "$options", "$regex", "$elemMatch",
-                                       "$all", "$not", "$near", "$nearSphere", "$geoNear", "$within",
-                                       "$geoWithin", "$geoIntersects", "$bitsAllSet", "$bitsAllClear",
-                                       "$bitsAnySet", "$bitsAnyClear", NULL};
+   static const char *const names[] = {
+       "$lt",        "$lte",           "$gt",         "$gte",          "$ne",         "$eq",           "$in",
+       "$nin",       "$size",          "$exists",     "$type",         "$mod",        "$options",      "$regex",
+       "$elemMatch", "$all",           "$not",        "$near",         "$nearSphere", "$geoNear",      "$within",
+       "$geoWithin", "$geoIntersects", "$bitsAllSet", "$bitsAllClear", "$bitsAnySet", "$bitsAnyClear", NULL};
    for (size_t i = 0; names[i]; i++) {
       if (strcmp(names[i], name) == 0) {
          return true;
@@ -379,7 +379,8 @@ static bool coerce_int64(const bson_iter_t *it, int64_t *out, const char *what, 
    d = bson_iter_double(it);
    if (isnan(d) || isinf(d)) {
       duet_error_set(error, DUET_ERR_BAD_VALUE,
-                     "malformed mod, %s value is invalid :: caused by :: Unable to coerce NaN/Inf to integral type", what);
+                     "malformed mod, %s value is invalid :: caused by :: Unable to coerce NaN/Inf to integral type",
+                     what);
       return false;
    }
    d = trunc(d);
@@ -529,8 +530,8 @@ static bool parse_all(const parse_state_t *state, const char *path, const bson_i
       bson_t first_doc;
       iter_document(&it, &first_doc);
       bson_iter_t first;
-      elem_match_form =
-         bson_iter_init(&first, &first_doc) && bson_iter_next(&first) && strcmp(bson_iter_key(&first), "$elemMatch") == 0;
+      elem_match_form = bson_iter_init(&first, &first_doc) && bson_iter_next(&first) &&
+                        strcmp(bson_iter_key(&first), "$elemMatch") == 0;
    }
    bson_iter_init(&it, &array);
    while (bson_iter_next(&it)) {
@@ -610,15 +611,16 @@ static bool parse_not(const parse_state_t *state, const char *path, const bson_i
 
 /* ---- one operator under a field: {path: {<op>: operand}} --------------------------------------- */
 
-static bool parse_sub_field(const parse_state_t *state, const bson_t *context, const char *path,
-                            const bson_iter_t *e, bool sub_document, match_node_t **out, duet_error_t *error)
+static bool parse_sub_field(const parse_state_t *state, const bson_t *context, const char *path, const bson_iter_t *e,
+                            bool sub_document, match_node_t **out, duet_error_t *error)
 {
    const char *op = bson_iter_key(e);
    *out = NULL;
    static const struct {
       const char *name;
       match_kind_t kind;
-   } comparisons[] = {{"$eq", MATCH_EQ}, {"$lt", MATCH_LT}, {"$lte", MATCH_LTE}, {"$gt", MATCH_GT}, {"$gte", MATCH_GTE}};
+   } comparisons[] = {
+       {"$eq", MATCH_EQ}, {"$lt", MATCH_LT}, {"$lte", MATCH_LTE}, {"$gt", MATCH_GT}, {"$gte", MATCH_GTE}};
    for (size_t i = 0; i < sizeof comparisons / sizeof comparisons[0]; i++) {
       if (strcmp(op, comparisons[i].name) == 0) {
          return parse_comparison(path, comparisons[i].kind, comparisons[i].name, e, out, error);
@@ -914,8 +916,8 @@ bool match_parse_document(const bson_t *filter, unsigned features, bool sub_docu
    return parse_document(&state, filter, sub_document, out, error);
 }
 
-bool match_parse_with_scope(const bson_t *filter, unsigned features, const duet_expr_scope_t *scope,
-                            match_node_t **out, duet_error_t *error)
+bool match_parse_with_scope(const bson_t *filter, unsigned features, const duet_expr_scope_t *scope, match_node_t **out,
+                            duet_error_t *error)
 {
    parse_state_t state = {features, scope};
    return parse_document(&state, filter, false, out, error);

@@ -40,8 +40,8 @@ bool match_regex_compile(const char *pattern, const char *options, match_regex_t
    flags &= ~(uint32_t)PCRE2_NO_UTF_CHECK;
    int error_code;
    PCRE2_SIZE error_offset;
-   pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, flags, &error_code, &error_offset,
-                                    NULL);
+   pcre2_code *code =
+       pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, flags, &error_code, &error_offset, NULL);
    if (!code) {
       PCRE2_UCHAR message[256];
       pcre2_get_error_message(error_code, message, sizeof message);

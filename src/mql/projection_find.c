@@ -26,16 +26,16 @@ typedef struct proj_node {
    char *name;                  /* owned path component ("" for the root) */
    struct proj_node **children; /* owned; PROJ_INTERNAL */
    size_t child_count;
-   bool has_skip;               /* PROJ_SLICE: [skip, limit] form */
-   int32_t skip, limit;         /* PROJ_SLICE: limit alone may be negative (from the end) */
-   duet_match_t *elem_match;    /* PROJ_ELEM_MATCH: owned matcher of {name: {$elemMatch: ...}} */
-   duet_expr_t *expr;           /* PROJ_EXPR: owned */
+   bool has_skip;            /* PROJ_SLICE: [skip, limit] form */
+   int32_t skip, limit;      /* PROJ_SLICE: limit alone may be negative (from the end) */
+   duet_match_t *elem_match; /* PROJ_ELEM_MATCH: owned matcher of {name: {$elemMatch: ...}} */
+   duet_expr_t *expr;        /* PROJ_EXPR: owned */
 } proj_node_t;
 
 struct duet_projection {
-   proj_node_t *root;    /* owned */
-   bool inclusion;       /* projection type */
-   duet_match_t *query;  /* owned; the find filter, for the positional operator (or NULL) */
+   proj_node_t *root;   /* owned */
+   bool inclusion;      /* projection type */
+   duet_match_t *query; /* owned; the find filter, for the positional operator (or NULL) */
 };
 
 /* ---- tree ---------------------------------------------------------------------------------- */

@@ -90,7 +90,8 @@ static void test_types(void **state)
    s = "{\"properties\": {\"a\": {\"bsonType\": \"number\"}}}";
    VALID(s, "{\"a\": {\"$numberDecimal\": \"1\"}}");
    INVALID(s, "{\"a\": \"1\"}");
-   s = "{\"properties\": {\"a\": {\"type\": \"number\"}, \"b\": {\"type\": \"boolean\"}, \"c\": {\"type\": \"object\"}}}";
+   s = "{\"properties\": {\"a\": {\"type\": \"number\"}, \"b\": {\"type\": \"boolean\"}, \"c\": {\"type\": "
+       "\"object\"}}}";
    VALID(s, "{\"a\": 1, \"b\": true, \"c\": {}}");
    INVALID(s, "{\"b\": 1}");
    INVALID(s, "{\"c\": []}");
@@ -109,7 +110,8 @@ static void test_scalar_restrictions(void **state)
    INVALID(s, "{\"n\": -1}");
    INVALID(s, "{\"n\": 10.5}");
    VALID(s, "{\"n\": \"not a number\"}"); /* restrictions only apply to their type */
-   s = "{\"properties\": {\"n\": {\"minimum\": 0, \"exclusiveMinimum\": true, \"maximum\": 10, \"exclusiveMaximum\": true}}}";
+   s = "{\"properties\": {\"n\": {\"minimum\": 0, \"exclusiveMinimum\": true, \"maximum\": 10, \"exclusiveMaximum\": "
+       "true}}}";
    INVALID(s, "{\"n\": 0}");
    INVALID(s, "{\"n\": 10}");
    VALID(s, "{\"n\": 5}");
@@ -154,7 +156,8 @@ static void test_array_keywords(void **state)
    VALID(s, "{\"a\": [1]}");
    INVALID(s, "{\"a\": [\"x\"]}");
    INVALID(s, "{\"a\": [1, \"x\", 3]}");
-   s = "{\"properties\": {\"a\": {\"items\": [{\"bsonType\": \"int\"}], \"additionalItems\": {\"bsonType\": \"bool\"}}}}";
+   s = "{\"properties\": {\"a\": {\"items\": [{\"bsonType\": \"int\"}], \"additionalItems\": {\"bsonType\": "
+       "\"bool\"}}}}";
    VALID(s, "{\"a\": [1, true, false]}");
    INVALID(s, "{\"a\": [1, 2]}");
    /* additionalItems without an items array has no effect */
@@ -228,7 +231,8 @@ static void test_parse_errors(void **state)
    expect_schema_error("{\"bsonType\": 1}", 14,
                        "$jsonSchema keyword 'bsonType' must be either a string or an array of strings");
    expect_schema_error("{\"bsonType\": []}", 9, "$jsonSchema keyword 'bsonType' must name at least one type");
-   expect_schema_error("{\"bsonType\": [\"int\", \"int\"]}", 9, "$jsonSchema keyword 'bsonType' has duplicate value: int");
+   expect_schema_error("{\"bsonType\": [\"int\", \"int\"]}", 9,
+                       "$jsonSchema keyword 'bsonType' has duplicate value: int");
    expect_schema_error("{\"type\": \"integer\"}", 9, "$jsonSchema type 'integer' is not currently supported.");
    expect_schema_error("{\"type\": \"int\"}", 2, "Unknown type name alias: int");
    expect_schema_error("{\"bsonType\": \"uuid\"}", 2, "Unknown type name alias: uuid");
@@ -242,7 +246,8 @@ static void test_parse_errors(void **state)
    expect_schema_error("{\"enum\": []}", 9, "$jsonSchema keyword 'enum' cannot be an empty array");
    expect_schema_error("{\"enum\": [1, 1]}", 9, "$jsonSchema keyword 'enum' array cannot contain duplicate values.");
    expect_schema_error("{\"properties\": 1}", 14, "$jsonSchema keyword 'properties' must be an object");
-   expect_schema_error("{\"properties\": {\"a\": 1}}", 14, "Nested schema for $jsonSchema property 'a' must be an object");
+   expect_schema_error("{\"properties\": {\"a\": 1}}", 14,
+                       "Nested schema for $jsonSchema property 'a' must be an object");
    expect_schema_error("{\"additionalProperties\": 1}", 14,
                        "$jsonSchema keyword 'additionalProperties' must be an object or a boolean");
    expect_schema_error("{\"maximum\": \"1\"}", 14, "$jsonSchema keyword 'maximum' must be a number");
@@ -327,11 +332,12 @@ static void test_query_operator_details(void **state)
    assert_true(duet_match_parse(filter, DUET_MATCH_FEATURES_DEFAULT, &match, &error));
    bson_t details;
    assert_true(duet_match_validation_details(match, doc, &details, &error));
-   ASSERT_JSON_EQ(&details, "{\"operatorName\": \"$and\", \"clausesNotSatisfied\": ["
-                            "{\"index\": 0, \"details\": {\"operatorName\": \"$gt\", \"specifiedAs\": {\"a\": {\"$gt\": 5}}, "
-                            "\"reason\": \"comparison failed\", \"consideredValue\": 1}}, "
-                            "{\"index\": 1, \"details\": {\"operatorName\": \"$eq\", \"specifiedAs\": {\"b\": {\"$eq\": 1}}, "
-                            "\"reason\": \"field was missing\"}}]}");
+   ASSERT_JSON_EQ(&details,
+                  "{\"operatorName\": \"$and\", \"clausesNotSatisfied\": ["
+                  "{\"index\": 0, \"details\": {\"operatorName\": \"$gt\", \"specifiedAs\": {\"a\": {\"$gt\": 5}}, "
+                  "\"reason\": \"comparison failed\", \"consideredValue\": 1}}, "
+                  "{\"index\": 1, \"details\": {\"operatorName\": \"$eq\", \"specifiedAs\": {\"b\": {\"$eq\": 1}}, "
+                  "\"reason\": \"field was missing\"}}]}");
    bson_destroy(&details);
    duet_match_destroy(match);
    bson_destroy(filter);
@@ -341,15 +347,15 @@ static void test_query_operator_details(void **state)
 int main(void)
 {
    const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_types),
-      cmocka_unit_test(test_scalar_restrictions),
-      cmocka_unit_test(test_array_keywords),
-      cmocka_unit_test(test_object_keywords),
-      cmocka_unit_test(test_logical_keywords),
-      cmocka_unit_test(test_parse_errors),
-      cmocka_unit_test(test_details),
-      cmocka_unit_test(test_valid_details_empty),
-      cmocka_unit_test(test_query_operator_details),
+       cmocka_unit_test(test_types),
+       cmocka_unit_test(test_scalar_restrictions),
+       cmocka_unit_test(test_array_keywords),
+       cmocka_unit_test(test_object_keywords),
+       cmocka_unit_test(test_logical_keywords),
+       cmocka_unit_test(test_parse_errors),
+       cmocka_unit_test(test_details),
+       cmocka_unit_test(test_valid_details_empty),
+       cmocka_unit_test(test_query_operator_details),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -107,8 +107,10 @@ static void test_implicit_equality(void **state)
    MATCHES("{\"a\": 1, \"b\": 2}", "{\"b\": 2, \"a\": 1}");
    NO_MATCH("{\"a\": 1, \"b\": 2}", "{\"a\": 1, \"b\": 3}");
    /* embedded documents compare whole, field order included */
-   MATCHES("{\"size\": {\"h\": 14, \"w\": 21, \"uom\": \"cm\"}}", "{\"size\": {\"h\": 14, \"w\": 21, \"uom\": \"cm\"}}");
-   NO_MATCH("{\"size\": {\"w\": 21, \"h\": 14, \"uom\": \"cm\"}}", "{\"size\": {\"h\": 14, \"w\": 21, \"uom\": \"cm\"}}");
+   MATCHES("{\"size\": {\"h\": 14, \"w\": 21, \"uom\": \"cm\"}}",
+           "{\"size\": {\"h\": 14, \"w\": 21, \"uom\": \"cm\"}}");
+   NO_MATCH("{\"size\": {\"w\": 21, \"h\": 14, \"uom\": \"cm\"}}",
+            "{\"size\": {\"h\": 14, \"w\": 21, \"uom\": \"cm\"}}");
 }
 
 static void test_arrays(void **state)
@@ -138,7 +140,8 @@ static void test_dotted_paths(void **state)
 {
    (void)state;
    MATCHES("{\"size.uom\": \"in\"}", "{\"size\": {\"h\": 8.5, \"uom\": \"in\"}}");
-   MATCHES("{\"instock.qty\": 5}", "{\"instock\": [{\"warehouse\": \"A\", \"qty\": 5}, {\"warehouse\": \"C\", \"qty\": 15}]}");
+   MATCHES("{\"instock.qty\": 5}",
+           "{\"instock\": [{\"warehouse\": \"A\", \"qty\": 5}, {\"warehouse\": \"C\", \"qty\": 15}]}");
    MATCHES("{\"instock.0.qty\": {\"$lte\": 20}}", "{\"instock\": [{\"qty\": 5}, {\"qty\": 40}]}");
    NO_MATCH("{\"instock.0.qty\": {\"$gt\": 20}}", "{\"instock\": [{\"qty\": 5}, {\"qty\": 40}]}");
    MATCHES("{\"a.b.c\": 1}", "{\"a\": [{\"b\": [{\"c\": 1}]}]}");
@@ -186,7 +189,8 @@ static void test_comparison_brackets(void **state)
    MATCHES("{\"a\": {\"$lt\": \"b\"}}", "{\"a\": \"a\"}");
    NO_MATCH("{\"a\": {\"$lt\": \"b\"}}", "{\"a\": 1}");
    MATCHES("{\"a\": {\"$gte\": 5, \"$lte\": 5}}", "{\"a\": 5.0}");
-   MATCHES("{\"d\": {\"$gt\": {\"$date\": \"2020-01-01T00:00:00Z\"}}}", "{\"d\": {\"$date\": \"2021-01-01T00:00:00Z\"}}");
+   MATCHES("{\"d\": {\"$gt\": {\"$date\": \"2020-01-01T00:00:00Z\"}}}",
+           "{\"d\": {\"$date\": \"2021-01-01T00:00:00Z\"}}");
    /* NaN equals NaN only */
    MATCHES("{\"a\": NaN}", "{\"a\": NaN}");
    NO_MATCH("{\"a\": {\"$lt\": 5}}", "{\"a\": NaN}");
@@ -305,7 +309,7 @@ static void test_elem_match_size_all_mod(void **state)
    MATCHES("{\"qty\": {\"$mod\": [4, 0]}}", "{\"qty\": 12}");
    NO_MATCH("{\"qty\": {\"$mod\": [4, 0]}}", "{\"qty\": 21}");
    MATCHES("{\"qty\": {\"$mod\": [4.5, 0]}}", "{\"qty\": 8}"); /* divisor truncated to 4 */
-   MATCHES("{\"qty\": {\"$mod\": [4, 0]}}", "{\"qty\": 8.9}");   /* value truncated to 8 */
+   MATCHES("{\"qty\": {\"$mod\": [4, 0]}}", "{\"qty\": 8.9}"); /* value truncated to 8 */
    MATCHES("{\"qty\": {\"$mod\": [-4, -1]}}", "{\"qty\": -5}");
    NO_MATCH("{\"qty\": {\"$mod\": [4, 0]}}", "{\"qty\": \"8\"}");
    MATCHES("{\"qty\": {\"$mod\": [-1, 0]}}", "{\"qty\": {\"$numberLong\": \"-9223372036854775808\"}}");
@@ -360,10 +364,12 @@ static void test_parse_errors(void **state)
    expect_parse_error("{\"a\": {\"$mod\": [\"1\", 2]}}", 2, "malformed mod, divisor not a number");
    expect_parse_error("{\"a\": {\"$mod\": [1, \"2\"]}}", 2, "malformed mod, remainder not a number");
    expect_parse_error("{\"a\": {\"$mod\": [0, 1]}}", 2, "divisor cannot be 0");
-   expect_parse_error("{\"a\": {\"$mod\": [NaN, 1]}}", 2,
-                      "malformed mod, divisor value is invalid :: caused by :: Unable to coerce NaN/Inf to integral type");
-   expect_parse_error("{\"a\": {\"$mod\": [1e300, 1]}}", 2,
-                      "malformed mod, divisor value is invalid :: caused by :: Out of bounds coercing to integral value");
+   expect_parse_error(
+       "{\"a\": {\"$mod\": [NaN, 1]}}", 2,
+       "malformed mod, divisor value is invalid :: caused by :: Unable to coerce NaN/Inf to integral type");
+   expect_parse_error(
+       "{\"a\": {\"$mod\": [1e300, 1]}}", 2,
+       "malformed mod, divisor value is invalid :: caused by :: Out of bounds coercing to integral value");
    expect_parse_error("{\"a\": {\"%type\": \"foo\"}}", 2, "Unknown type name alias: foo");
    expect_parse_error("{\"a\": {\"%type\": 100}}", 2, "Invalid numerical type code: 100");
    expect_parse_error("{\"a\": {\"%type\": true}}", 14, "type must be represented as a number or a string");
@@ -625,24 +631,24 @@ static void test_validation_details(void **state)
 int main(void)
 {
    const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_implicit_equality),
-      cmocka_unit_test(test_arrays),
-      cmocka_unit_test(test_dotted_paths),
-      cmocka_unit_test(test_null_and_missing),
-      cmocka_unit_test(test_comparison_brackets),
-      cmocka_unit_test(test_ne_in_nin),
-      cmocka_unit_test(test_logical),
-      cmocka_unit_test(test_exists_type),
-      cmocka_unit_test(test_regex),
-      cmocka_unit_test(test_elem_match_size_all_mod),
-      cmocka_unit_test(test_parse_errors),
-      cmocka_unit_test(test_features),
-      cmocka_unit_test(test_details_array_index),
-      cmocka_unit_test(test_array_filters_and_values),
-      cmocka_unit_test(test_path_predicates),
-      cmocka_unit_test(test_expr),
-      cmocka_unit_test(test_expr_with_variables),
-      cmocka_unit_test(test_validation_details),
+       cmocka_unit_test(test_implicit_equality),
+       cmocka_unit_test(test_arrays),
+       cmocka_unit_test(test_dotted_paths),
+       cmocka_unit_test(test_null_and_missing),
+       cmocka_unit_test(test_comparison_brackets),
+       cmocka_unit_test(test_ne_in_nin),
+       cmocka_unit_test(test_logical),
+       cmocka_unit_test(test_exists_type),
+       cmocka_unit_test(test_regex),
+       cmocka_unit_test(test_elem_match_size_all_mod),
+       cmocka_unit_test(test_parse_errors),
+       cmocka_unit_test(test_features),
+       cmocka_unit_test(test_details_array_index),
+       cmocka_unit_test(test_array_filters_and_values),
+       cmocka_unit_test(test_path_predicates),
+       cmocka_unit_test(test_expr),
+       cmocka_unit_test(test_expr_with_variables),
+       cmocka_unit_test(test_validation_details),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,9 +7,10 @@
 
 #include <duet/mql_projection.h>
 
-static const char *inventory = "{\"_id\": 1, \"item\": \"journal\", \"status\": \"A\", "
-                               "\"size\": {\"h\": 14, \"w\": 21, \"uom\": \"cm\"}, "
-                               "\"instock\": [{\"warehouse\": \"A\", \"qty\": 5}, {\"warehouse\": \"C\", \"qty\": 15}]}";
+static const char *inventory =
+    "{\"_id\": 1, \"item\": \"journal\", \"status\": \"A\", "
+    "\"size\": {\"h\": 14, \"w\": 21, \"uom\": \"cm\"}, "
+    "\"instock\": [{\"warehouse\": \"A\", \"qty\": 5}, {\"warehouse\": \"C\", \"qty\": 15}]}";
 
 static void expect_projection(const char *spec_json, const char *query_json, const char *doc_json,
                               const char *expected_json)
@@ -75,7 +76,8 @@ static void test_inclusion_exclusion(void **state)
                      "{\"_id\": 1, \"item\": \"journal\", \"status\": \"A\"}");
    expect_projection("{\"_id\": 1}", NULL, inventory, "{\"_id\": 1}");
    /* _id: 1 is an inclusion like any other (projection_parser.cpp) */
-   expect_parse_error("{\"a\": 0, \"_id\": 1}", NULL, 31253, "Cannot do inclusion on field _id in exclusion projection");
+   expect_parse_error("{\"a\": 0, \"_id\": 1}", NULL, 31253,
+                      "Cannot do inclusion on field _id in exclusion projection");
 }
 
 static void test_dotted_paths(void **state)
@@ -86,8 +88,9 @@ static void test_dotted_paths(void **state)
    expect_projection("{\"size.uom\": 0}", NULL, inventory,
                      "{\"_id\": 1, \"item\": \"journal\", \"status\": \"A\", \"size\": {\"h\": 14, \"w\": 21}, "
                      "\"instock\": [{\"warehouse\": \"A\", \"qty\": 5}, {\"warehouse\": \"C\", \"qty\": 15}]}");
-   expect_projection("{\"item\": 1, \"status\": 1, \"instock.qty\": 1}", NULL, inventory,
-                     "{\"_id\": 1, \"item\": \"journal\", \"status\": \"A\", \"instock\": [{\"qty\": 5}, {\"qty\": 15}]}");
+   expect_projection(
+       "{\"item\": 1, \"status\": 1, \"instock.qty\": 1}", NULL, inventory,
+       "{\"_id\": 1, \"item\": \"journal\", \"status\": \"A\", \"instock\": [{\"qty\": 5}, {\"qty\": 15}]}");
    expect_projection("{\"instock.qty\": 0, \"_id\": 0, \"size\": 0, \"item\": 0, \"status\": 0}", NULL, inventory,
                      "{\"instock\": [{\"warehouse\": \"A\"}, {\"warehouse\": \"C\"}]}");
    /* inclusion drops scalars inside arrays, exclusion keeps them */
@@ -195,25 +198,24 @@ static void test_parse_errors(void **state)
    expect_parse_error("{\"a.\": 1}", NULL, 40353, "FieldPath must not end with a '.'.");
    expect_parse_error("{\"\": 1}", NULL, 40352, "FieldPath cannot be constructed with empty string");
    expect_parse_error("{\"a..b\": 1}", NULL, 15998, "FieldPath field names may not be empty strings.");
-   expect_parse_error("{\"a\": {\"$slice\": \"x\"}}", NULL, 31273, "$slice only supports numbers and [skip, limit] arrays");
-   expect_parse_error("{\"a\": {\"$slice\": [1]}}", NULL, 31272, "$slice array argument should be of form [skip, limit]");
+   expect_parse_error("{\"a\": {\"$slice\": \"x\"}}", NULL, 31273,
+                      "$slice only supports numbers and [skip, limit] arrays");
+   expect_parse_error("{\"a\": {\"$slice\": [1]}}", NULL, 31272,
+                      "$slice array argument should be of form [skip, limit]");
    expect_parse_error("{\"a\": {\"$slice\": [1, 0]}}", NULL, 31259, "$slice limit must be positive, got 0");
    expect_parse_error("{\"a\": {\"$elemMatch\": 1}}", NULL, 31274,
                       "elemMatch: Invalid argument, object required, but got a non-object");
-   expect_parse_error("{\"a.b\": {\"$elemMatch\": {}}}", NULL, 31275, "Cannot use $elemMatch projection on a nested field.");
+   expect_parse_error("{\"a.b\": {\"$elemMatch\": {}}}", NULL, 31275,
+                      "Cannot use $elemMatch projection on a nested field.");
    expect_parse_error("{\"a\": {\"$bogus\": 1}}", NULL, 168, "Unrecognized expression '$bogus'");
 }
 
 int main(void)
 {
    const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_inclusion_exclusion),
-      cmocka_unit_test(test_dotted_paths),
-      cmocka_unit_test(test_slice),
-      cmocka_unit_test(test_elem_match),
-      cmocka_unit_test(test_positional),
-      cmocka_unit_test(test_computed),
-      cmocka_unit_test(test_parse_errors),
+       cmocka_unit_test(test_inclusion_exclusion), cmocka_unit_test(test_dotted_paths), cmocka_unit_test(test_slice),
+       cmocka_unit_test(test_elem_match),          cmocka_unit_test(test_positional),   cmocka_unit_test(test_computed),
+       cmocka_unit_test(test_parse_errors),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }
