@@ -8,7 +8,7 @@
 
 /* Sorted by name (listCommands order). */
 static const duet_command_t command_table[] = {
-   {"buildInfo", duet_cmd_build_info, DUET_CMD_OP_QUERY_OK, "get version #, etc."},
+   {"buildInfo", duet_cmd_build_info, 0, "get version #, etc."},
    {"connectionStatus", duet_cmd_connection_status, 0, "Returns connection-specific information such as logged-in users and their roles"},
    {"endSessions", duet_cmd_end_sessions, DUET_CMD_NO_SESSION, "end a set of logical sessions"},
    {"getLog", duet_cmd_get_log, DUET_CMD_ADMIN_ONLY, "{ getLog : '*' }  OR { getLog : 'global' } OR { getLog : 'startupWarnings' }"},
@@ -20,7 +20,7 @@ static const duet_command_t command_table[] = {
    {"killCursors", duet_cmd_kill_cursors, 0, "Kill a list of cursor ids"},
    {"killSessions", duet_cmd_kill_sessions, DUET_CMD_NO_SESSION, "kill a logical session and its operations"},
    {"listCommands", duet_cmd_list_commands, 0, "get a list of all db commands"},
-   {"ping", duet_cmd_ping, DUET_CMD_OP_QUERY_OK, "a way to check that the server is alive"},
+   {"ping", duet_cmd_ping, 0, "a way to check that the server is alive"},
    {"serverStatus", duet_cmd_server_status, 0, "returns lots of administrative server statistics"},
    {"startSession", duet_cmd_start_session, DUET_CMD_NO_SESSION, "start a logical session"},
    {"whatsmyuri", duet_cmd_whatsmyuri, 0, "{whatsmyuri:1}"},

@@ -181,15 +181,15 @@ static bool dispatch_prepare(duet_command_ctx_t *ctx, duet_error_t *error)
    }
    ctx->name = bson_iter_key(&iter);
    ctx->entry = duet_command_find(ctx->name);
-   if (!ctx->entry) {
-      duet_error_set(error, DUET_ERR_COMMAND_NOT_FOUND, "no such command: '%s'", ctx->name);
-      return false;
-   }
-   if (ctx->legacy && !(ctx->entry->flags & DUET_CMD_OP_QUERY_OK)) {
+   if (ctx->legacy && (!ctx->entry || !(ctx->entry->flags & DUET_CMD_OP_QUERY_OK))) {
       duet_error_set(error, DUET_ERR_UNSUPPORTED_OP_QUERY_COMMAND,
                      "Unsupported OP_QUERY command: %s. The client driver may require an upgrade. For more details "
                      "see https://dochub.mongodb.org/core/legacy-opcode-removal",
                      ctx->name);
+      return false;
+   }
+   if (!ctx->entry) {
+      duet_error_set(error, DUET_ERR_COMMAND_NOT_FOUND, "no such command: '%s'", ctx->name);
       return false;
    }
    if (!bson_iter_init_find(&iter, ctx->command, "$db")) {
