@@ -558,7 +558,7 @@ static void explain_items(const duet_jsonschema_t *s, const bson_value_t *v, rul
       BSON_APPEND_UTF8(&rule, "reason",
                        additional ? "At least one additional item did not match the sub-schema"
                                   : "At least one item did not match the sub-schema");
-      BSON_APPEND_INT64(&rule, "itemIndex", index);
+      BSON_APPEND_INT32(&rule, "itemIndex", (int32_t)index); /* appendNumber: an int when it fits */
       if (failing) {
          bson_t array;
          value_document(v, &array);

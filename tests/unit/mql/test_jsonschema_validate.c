@@ -306,6 +306,38 @@ static void test_details(void **state)
                   "\"value was not found in enum\", \"consideredValue\": \"blue\"}]}]}]}");
 }
 
+static void test_more_details(void **state)
+{
+   (void)state;
+   expect_details("{\"properties\": {\"a\": {\"items\": {\"bsonType\": \"int\"}}}}", "{\"a\": [1, \"x\"]}",
+                  "{\"operatorName\": \"$jsonSchema\", \"schemaRulesNotSatisfied\": [{\"operatorName\": "
+                  "\"properties\", \"propertiesNotSatisfied\": [{\"propertyName\": \"a\", \"details\": "
+                  "[{\"operatorName\": \"items\", \"reason\": \"At least one item did not match the sub-schema\", "
+                  "\"itemIndex\": 1, \"details\": [{\"operatorName\": \"bsonType\", "
+                  "\"specifiedAs\": {\"bsonType\": \"int\"}, \"reason\": \"type did not match\", "
+                  "\"consideredValue\": \"x\", \"consideredType\": \"string\"}]}]}]}]}");
+   expect_details("{\"dependencies\": {\"card\": [\"billing\"]}}", "{\"card\": 1}",
+                  "{\"operatorName\": \"$jsonSchema\", \"schemaRulesNotSatisfied\": [{\"operatorName\": "
+                  "\"dependencies\", \"failingDependencies\": [{\"conditionalProperty\": \"card\", "
+                  "\"missingProperties\": [\"billing\"]}]}]}");
+   expect_details("{\"oneOf\": [{\"required\": [\"a\"]}, {\"required\": [\"b\"]}]}", "{\"a\": 1, \"b\": 1}",
+                  "{\"operatorName\": \"$jsonSchema\", \"schemaRulesNotSatisfied\": [{\"operatorName\": "
+                  "\"oneOf\", \"reason\": \"more than one subschema matched\", \"matchingSchemaIndexes\": [0, 1]}]}");
+   expect_details("{\"anyOf\": [{\"required\": [\"a\"]}]}", "{}",
+                  "{\"operatorName\": \"$jsonSchema\", \"schemaRulesNotSatisfied\": [{\"operatorName\": "
+                  "\"anyOf\", \"schemasNotSatisfied\": [{\"index\": 0, \"details\": [{\"operatorName\": "
+                  "\"required\", \"specifiedAs\": {\"required\": [\"a\"]}, \"missingProperties\": [\"a\"]}]}]}]}");
+   expect_details("{\"minProperties\": 2}", "{\"a\": 1}",
+                  "{\"operatorName\": \"$jsonSchema\", \"schemaRulesNotSatisfied\": [{\"operatorName\": "
+                  "\"minProperties\", \"specifiedAs\": {\"minProperties\": 2}, \"reason\": "
+                  "\"specified number of properties was not satisfied\", \"numberOfProperties\": 1}]}");
+   expect_details("{\"properties\": {\"t\": {\"uniqueItems\": true}}}", "{\"t\": [1, 2, 1]}",
+                  "{\"operatorName\": \"$jsonSchema\", \"schemaRulesNotSatisfied\": [{\"operatorName\": "
+                  "\"properties\", \"propertiesNotSatisfied\": [{\"propertyName\": \"t\", \"details\": "
+                  "[{\"operatorName\": \"uniqueItems\", \"specifiedAs\": {\"uniqueItems\": true}, \"reason\": "
+                  "\"found a duplicate item\", \"consideredValue\": [1, 2, 1], \"duplicatedValue\": 1}]}]}]}");
+}
+
 static void test_valid_details_empty(void **state)
 {
    (void)state;
@@ -354,6 +386,7 @@ int main(void)
        cmocka_unit_test(test_logical_keywords),
        cmocka_unit_test(test_parse_errors),
        cmocka_unit_test(test_details),
+       cmocka_unit_test(test_more_details),
        cmocka_unit_test(test_valid_details_empty),
        cmocka_unit_test(test_query_operator_details),
    };
