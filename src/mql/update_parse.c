@@ -473,6 +473,39 @@ static bool parse_array_filters(duet_update_t *update, const duet_update_options
    return true;
 }
 
+/* Structural check of every nested document (bson_validate does not always recurse). */
+static bool bson_deep_valid(const uint8_t *data, uint32_t length, int depth)
+{
+   bson_iter_t iter;
+   if (depth > 200 || !bson_iter_init_from_data(&iter, data, length)) {
+      return false;
+   }
+   while (bson_iter_next(&iter)) {
+      if (BSON_ITER_HOLDS_DOCUMENT(&iter) || BSON_ITER_HOLDS_ARRAY(&iter)) {
+         uint32_t child_length;
+         const uint8_t *child;
+         if (BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+            bson_iter_document(&iter, &child_length, &child);
+         } else {
+            bson_iter_array(&iter, &child_length, &child);
+         }
+         if (!child || !bson_deep_valid(child, child_length, depth + 1)) {
+            return false;
+         }
+      }
+   }
+   return iter.err_off == 0;
+}
+
+static bool check_bson(const bson_t *spec, duet_error_t *error)
+{
+   if (!bson_deep_valid(bson_get_data(spec), spec->len, 0)) {
+      duet_error_set(error, DUET_ERR_INVALID_BSON, "update specification is not valid BSON");
+      return false;
+   }
+   return true;
+}
+
 static duet_update_t *update_new(const bson_t *spec, const duet_update_options_t *options)
 {
    duet_update_t *update = bson_malloc0(sizeof *update);
@@ -485,6 +518,10 @@ bool duet_update_parse(const bson_t *spec, const duet_update_options_t *options,
                        duet_error_t *error)
 {
    *out = NULL;
+   if (!check_bson(spec, error) ||
+       (options && options->array_filters && !check_bson(options->array_filters, error))) {
+      return false;
+   }
    duet_update_t *update = update_new(spec, options);
    bson_iter_t iter;
    bool modifiers = bson_iter_init(&iter, spec) && bson_iter_next(&iter) && bson_iter_key(&iter)[0] == '$';
@@ -514,6 +551,9 @@ bool duet_update_parse_pipeline(const bson_t *pipeline, const duet_update_option
    *out = NULL;
    if (options && options->array_filters && !bson_empty(options->array_filters)) {
       duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "arrayFilters may not be specified for pipeline-style updates");
+      return false;
+   }
+   if (!check_bson(pipeline, error)) {
       return false;
    }
    duet_update_t *update = update_new(pipeline, options);
