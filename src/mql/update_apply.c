@@ -15,6 +15,8 @@
 
 /* MongoDB's pathsupport::kMaxPaddingAllowed */
 #define UPDATE_MAX_PADDING 1500000
+/* BSONObjMaxUserSize */
+#define UPDATE_MAX_USER_SIZE (16 * 1024 * 1024)
 /* BSONDepth::getMaxDepthForUserStorage() */
 #define UPDATE_MAX_STORAGE_DEPTH 100
 
@@ -226,15 +228,16 @@ static bool check_id_value(const duet_uelem_t *id, duet_error_t *error)
    return true;
 }
 
-/* storage_validation::storageValid over the whole new document. */
-static bool validate_document(const duet_uelem_t *root, duet_error_t *error)
+/* storage_validation::storageValid over the whole new document (pipeline results
+ * may hold top-level '$'-prefixed fields, replacements and modifiers may not). */
+static bool validate_document(const duet_uelem_t *root, bool allow_top_level_dollar, duet_error_t *error)
 {
    for (size_t i = 0; i < root->count; i++) {
       const duet_uelem_t *child = root->children[i];
       if (strcmp(child->name, "_id") == 0 && !check_id_value(child, error)) {
          return false;
       }
-      if (child->name[0] == '$' && !dollar_field_allowed(root, i, error)) {
+      if (!allow_top_level_dollar && child->name[0] == '$' && !dollar_field_allowed(root, i, error)) {
          return false;
       }
    }
@@ -535,25 +538,44 @@ static bool find_positional_match(const duet_update_t *update, const bson_t *old
    return ok;
 }
 
-static bool apply_replacement(const duet_update_t *update, const duet_uelem_t *old_root, duet_uelem_t **out,
-                              duet_error_t *error)
+/*
+** ObjectReplaceExecutor::applyReplacementUpdate: the old document's _id stays
+** (first) unless the replacement has one; top-level zero timestamps of a
+** replacement document take the current time; storage validation, then the
+** _id immutability check (numerically equal values of other types are allowed).
+** *out receives the new tree (owned by the caller, also on failure).
+*/
+static bool replace_document(const duet_uelem_t *old_root, const bson_t *replacement, bool from_pipeline,
+                             int64_t now_ms, duet_uelem_t **out, duet_error_t *error)
 {
-   duet_uelem_t *root = duet_uelem_from_bson(update->spec);
+   duet_uelem_t *root = duet_uelem_from_bson(replacement);
    *out = root;
+   if (!from_pipeline) {
+      for (size_t i = 0; i < root->count; i++) {
+         duet_uelem_t *child = root->children[i];
+         if (child->type == BSON_TYPE_TIMESTAMP && child->value.value.v_timestamp.timestamp == 0 &&
+             child->value.value.v_timestamp.increment == 0) {
+            child->value.value.v_timestamp.timestamp = (uint32_t)(now_ms / 1000);
+            child->value.value.v_timestamp.increment = 1;
+         }
+      }
+   }
    const duet_uelem_t *old_id = duet_uelem_child(old_root, "_id");
    duet_uelem_t *new_id = duet_uelem_child(root, "_id");
-   if (old_id) {
-      if (!new_id) {
-         duet_uelem_insert(root, 0, duet_uelem_clone(old_id, NULL));
-      } else if (duet_uelem_compare(old_id, new_id) != 0 || old_id->type != new_id->type) {
-         bson_string_t *text = bson_string_new(NULL);
-         duet_update_format_uelem(text, new_id);
-         duet_error_set(error, DUET_ERR_IMMUTABLE_FIELD,
-                        "After applying the update, the (immutable) field '_id' was found to have been altered to %s",
-                        text->str);
-         bson_string_free(text, true);
-         return false;
-      }
+   if (old_id && !new_id) {
+      duet_uelem_insert(root, 0, duet_uelem_clone(old_id, NULL));
+   }
+   if (!validate_document(root, from_pipeline, error)) {
+      return false;
+   }
+   if (old_id && new_id && duet_uelem_compare(old_id, new_id) != 0) {
+      bson_string_t *text = bson_string_new(NULL);
+      duet_update_format_uelem(text, new_id);
+      duet_error_set(error, DUET_ERR_IMMUTABLE_FIELD,
+                     "After applying the update, the (immutable) field '_id' was found to have been altered to %s",
+                     text->str);
+      bson_string_free(text, true);
+      return false;
    }
    return true;
 }
@@ -564,55 +586,20 @@ bool duet_update_apply(const duet_update_t *update, const bson_t *old_doc, const
    bson_init(new_doc_out);
    *modified_out = false;
    int64_t now_ms = update->now_ms ? update->now_ms : wall_clock_ms();
-
-   if (update->kind == DUET_UPDATE_PIPELINE) {
-      bson_t result;
-      if (!duet_update_pipeline_apply(update, old_doc, now_ms, &result, error)) {
-         bson_destroy(&result);
-         return false;
-      }
-      duet_uelem_t *old_root = duet_uelem_from_bson(old_doc);
-      duet_uelem_t *root = duet_uelem_from_bson(&result);
-      bson_destroy(&result);
-      const duet_uelem_t *old_id = duet_uelem_child(old_root, "_id");
-      duet_uelem_t *new_id = duet_uelem_child(root, "_id");
-      bool ok = true;
-      if (old_id && !new_id) {
-         duet_error_set(error, DUET_ERR_IMMUTABLE_FIELD,
-                        "After applying the update, the (immutable) field '_id' was found to have been removed.");
-         ok = false;
-      } else if (old_id && (duet_uelem_compare(old_id, new_id) != 0 || old_id->type != new_id->type)) {
-         bson_string_t *text = bson_string_new(NULL);
-         duet_update_format_uelem(text, new_id);
-         duet_error_set(error, DUET_ERR_IMMUTABLE_FIELD,
-                        "After applying the update, the (immutable) field '_id' was found to have been altered to %s",
-                        text->str);
-         bson_string_free(text, true);
-         ok = false;
-      }
-      if (ok && is_upsert_insert) {
-         move_id_first(root);
-      }
-      if (ok) {
-         ok = validate_document(root, error);
-      }
-      if (ok) {
-         duet_uelem_write_children(root, new_doc_out);
-         *modified_out = new_doc_out->len != old_doc->len ||
-                         memcmp(bson_get_data(new_doc_out), bson_get_data(old_doc), old_doc->len) != 0;
-      }
-      duet_uelem_free(old_root);
-      duet_uelem_free(root);
-      return ok;
-   }
-
    duet_uelem_t *old_root = duet_uelem_from_bson(old_doc);
    duet_uelem_t *root = NULL;
    bool ok = true;
-   bool force_modified = false;
+   bool leaf_modified = false;
 
-   if (update->kind == DUET_UPDATE_REPLACEMENT) {
-      ok = apply_replacement(update, old_root, &root, error);
+   if (update->kind == DUET_UPDATE_PIPELINE) {
+      bson_t result;
+      ok = duet_update_pipeline_apply(update, old_doc, now_ms, &result, error);
+      if (ok) {
+         ok = replace_document(old_root, &result, true, now_ms, &root, error);
+      }
+      bson_destroy(&result);
+   } else if (update->kind == DUET_UPDATE_REPLACEMENT) {
+      ok = replace_document(old_root, update->spec, false, now_ms, &root, error);
    } else {
       char matched[24];
       bool found = false;
@@ -630,20 +617,26 @@ bool duet_update_apply(const duet_update_t *update, const bson_t *old_doc, const
          ok = apply_node(&ctx, update->root, root, &taken, &create, error);
          upath_destroy(&taken);
          upath_destroy(&create);
-         force_modified = ctx.force_modified;
+         leaf_modified = ctx.force_modified;
+      }
+      if (ok) {
+         ok = validate_document(root, false, error);
       }
    }
    if (ok && is_upsert_insert) {
       move_id_first(root);
    }
    if (ok) {
-      ok = validate_document(root, error);
+      duet_uelem_write_children(root, new_doc_out);
+      if (new_doc_out->len > UPDATE_MAX_USER_SIZE) {
+         duet_error_set(error, 17419, "Resulting document after update is larger than %d", UPDATE_MAX_USER_SIZE);
+         ok = false;
+      }
    }
    if (ok) {
-      duet_uelem_write_children(root, new_doc_out);
       if (update->kind == DUET_UPDATE_MODIFIERS) {
          /* MongoDB's notion: some modifier was not a noop */
-         *modified_out = force_modified;
+         *modified_out = leaf_modified;
       } else {
          *modified_out = new_doc_out->len != old_doc->len ||
                          memcmp(bson_get_data(new_doc_out), bson_get_data(old_doc), old_doc->len) != 0;

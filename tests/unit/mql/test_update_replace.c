@@ -105,6 +105,15 @@ static void test_replacement(void **state)
    check("{\"_id\": 1, \"a\": 1}", "{\"_id\": 1, \"a\": 1}", false, "{\"_id\": 1, \"a\": 1}", false);
    check("{\"_id\": 1, \"a\": 1}", "{}", false, "{\"_id\": 1}", true);
    check("{\"_id\": 1, \"a\": 1}", "{\"a\": 1}", false, "{\"_id\": 1, \"a\": 1}", false);
+   /* numerically equal _id of another type is not a change of _id */
+   check("{\"_id\": 1, \"a\": 1}", "{\"_id\": 1.0, \"a\": 2}", false, "{\"_id\": 1.0, \"a\": 2}", true);
+   /* top-level zero timestamps take the current time */
+   check("{\"_id\": 1}", "{\"t\": {\"$timestamp\": {\"t\": 0, \"i\": 0}}, \"u\": {\"v\": {\"$timestamp\": {\"t\": 0, \"i\": 0}}}}",
+         false,
+         "{\"_id\": 1, \"t\": {\"$timestamp\": {\"t\": 1700000000, \"i\": 1}}, \"u\": {\"v\": {\"$timestamp\": {\"t\": 0, "
+         "\"i\": 0}}}}",
+         true);
+   check_error("{\"_id\": 1}", "{\"_id\": [1]}", false, 53, "The '_id' value cannot be of type array");
    check_error("{\"_id\": 1, \"a\": 1}", "{\"_id\": 2, \"a\": 1}", false, 66,
                "After applying the update, the (immutable) field '_id' was found to have been altered to _id: 2");
    check_error("{\"_id\": 1}", "{\"a\": 1, \"$set\": {\"b\": 1}}", false, 52,
@@ -174,8 +183,11 @@ static void test_pipeline(void **state)
          "{\"_id\": 1, \"z\": 2}", true);
    check_error("{\"_id\": 1}", "{\"p\": [{\"$set\": {\"_id\": 2}}]}", true, 66,
                "After applying the update, the (immutable) field '_id' was found to have been altered to _id: 2");
-   check_error("{\"_id\": 1, \"a\": 1}", "{\"p\": [{\"$replaceWith\": {\"a\": 2}}]}", true, 66,
-               "After applying the update, the (immutable) field '_id' was found to have been removed.");
+   /* a pipeline result without _id keeps the old one; top-level '$' fields are allowed there */
+   check("{\"_id\": 1, \"a\": 1}", "{\"p\": [{\"$replaceWith\": {\"a\": 2}}]}", true, "{\"_id\": 1, \"a\": 2}", true);
+   check("{\"_id\": 1, \"a\": 1}", "{\"p\": [{\"$unset\": [\"_id\", \"a\"]}]}", true, "{\"_id\": 1}", true);
+   check("{\"_id\": 1}", "{\"p\": [{\"$replaceWith\": {\"$literal\": {\"$x\": 1}}}]}", true,
+         "{\"_id\": 1, \"$x\": 1}", true);
    check_upsert("{\"_id\": 4, \"k\": 1}", "{\"p\": [{\"$set\": {\"n\": {\"$add\": [\"$k\", 1]}}}]}", true,
                 "{\"_id\": 4, \"k\": 1, \"n\": 2}");
 
