@@ -307,20 +307,41 @@ dedupe:
    return true;
 }
 
+/* BSONElement::parseIntegerElementToLong with its FailedToParse messages. */
+static bool parse_integer_element(const char *field, const bson_value_t *arg, int64_t *out, duet_error_t *error)
+{
+   if (integer_argument(arg, out)) {
+      return true;
+   }
+   bson_string_t *text = bson_string_new(NULL);
+   duet_update_format_element_full(text, field, arg);
+   if (!is_number(arg->value_type)) {
+      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "Expected a number in: %s", text->str);
+   } else if (arg->value_type == BSON_TYPE_DOUBLE && isnan(arg->value.v_double)) {
+      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "Expected an integer, but found NaN in: %s", text->str);
+   } else if (arg->value_type == BSON_TYPE_DOUBLE &&
+              (arg->value.v_double >= 9223372036854775808.0 || arg->value.v_double < -9223372036854775808.0)) {
+      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "Cannot represent as a 64-bit integer: %s", text->str);
+   } else if (arg->value_type == BSON_TYPE_DOUBLE) {
+      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "Expected an integer: %s", text->str);
+   } else {
+      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "Cannot represent as a 64-bit integer: %s", text->str);
+   }
+   bson_string_free(text, true);
+   return false;
+}
+
 static bool init_pop(duet_unode_t *leaf, const char *field, const bson_value_t *arg, duet_error_t *error)
 {
-   if (!is_number(arg->value_type)) {
-      char *text = format_element(field, arg);
-      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "Expected a number in: %s", text);
-      bson_free(text);
+   int64_t direction;
+   if (!parse_integer_element(field, arg, &direction, error)) {
       return false;
    }
-   double d = number_as_double(arg);
-   if (d != 1 && d != -1) {
-      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "$pop expects 1 or -1, found: %g", d);
+   if (direction != 1 && direction != -1) {
+      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "$pop expects 1 or -1, found: %" PRId64, direction);
       return false;
    }
-   leaf->pop_direction = d > 0 ? 1 : -1;
+   leaf->pop_direction = (int)direction;
    return true;
 }
 

@@ -78,10 +78,13 @@ bool duet_update_parse_index(const char *part, size_t *index);
 
 /* ---- MongoDB value formatting (update_format.c) --------------------------------- */
 
-/* Appends MongoDB's BSONElement::toString() of a value (no field name). */
+/* Appends MongoDB's BSONElement::toString() of a value (no field name); long
+ * strings (> 160 bytes), code and binary data are abbreviated as MongoDB does. */
 void duet_update_format_value(bson_string_t *out, const bson_value_t *value);
 /* Appends "name: value". */
 void duet_update_format_element(bson_string_t *out, const char *name, const bson_value_t *value);
+/* Same as MongoDB toString(includeFieldName, full = true): nothing abbreviated. */
+void duet_update_format_element_full(bson_string_t *out, const char *name, const bson_value_t *value);
 /* Appends "name: value" for a tree element. */
 void duet_update_format_uelem(bson_string_t *out, const duet_uelem_t *elem);
 
