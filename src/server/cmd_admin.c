@@ -110,7 +110,7 @@ static void param_cursor_timeout(duet_command_ctx_t *ctx, bson_t *out, const cha
 static void param_session_timeout(duet_command_ctx_t *ctx, bson_t *out, const char *key)
 {
    (void)ctx;
-   BSON_APPEND_INT32(out, key, DUET_SESSION_TIMEOUT_MINUTES);
+   BSON_APPEND_INT32(out, key, DUET_LSID_TIMEOUT_MINUTES);
 }
 
 static void param_auth_mechanisms(duet_command_ctx_t *ctx, bson_t *out, const char *key)

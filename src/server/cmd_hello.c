@@ -84,7 +84,7 @@ bool duet_cmd_hello(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
    BSON_APPEND_INT32(reply, "maxMessageSizeBytes", DUET_WIRE_MAX_MESSAGE_SIZE);
    BSON_APPEND_INT32(reply, "maxWriteBatchSize", DUET_WIRE_MAX_WRITE_BATCH);
    BSON_APPEND_DATE_TIME(reply, "localTime", now_ms);
-   BSON_APPEND_INT32(reply, "logicalSessionTimeoutMinutes", DUET_SESSION_TIMEOUT_MINUTES);
+   BSON_APPEND_INT32(reply, "logicalSessionTimeoutMinutes", DUET_LSID_TIMEOUT_MINUTES);
    BSON_APPEND_INT32(reply, "connectionId", ctx->conn ? (int32_t)ctx->conn->id : 0);
    BSON_APPEND_INT32(reply, "minWireVersion", 0);
    BSON_APPEND_INT32(reply, "maxWireVersion", DUET_SERVER_MAX_WIRE_VERSION);

@@ -18,10 +18,10 @@ bool duet_cmd_start_session(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t
 {
    (void)error;
    uint8_t lsid[16];
-   duet_session_new_id(lsid);
-   duet_session_touch(&ctx->server->sessions, lsid, duet_cursor_now_us());
+   duet_lsid_new(lsid);
+   duet_lsid_touch(&ctx->server->sessions, lsid, duet_cursor_now_us());
    session_append_lsid(reply, "id", lsid);
-   BSON_APPEND_INT32(reply, "timeoutMinutes", DUET_SESSION_TIMEOUT_MINUTES);
+   BSON_APPEND_INT32(reply, "timeoutMinutes", DUET_LSID_TIMEOUT_MINUTES);
    return true;
 }
 
@@ -73,7 +73,7 @@ static bool session_for_each(duet_command_ctx_t *ctx, void (*apply)(duet_server_
 static void session_end_one(duet_server_t *server, const uint8_t *lsid)
 {
    duet_cursor_kill_session(&server->cursors, lsid);
-   duet_session_end(&server->sessions, lsid);
+   duet_lsid_end(&server->sessions, lsid);
 }
 
 bool duet_cmd_end_sessions(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
@@ -102,7 +102,7 @@ bool duet_cmd_kill_sessions(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t
       /* an empty list kills every session (no authentication: all belong to the caller) */
       uint8_t ids[64][16];
       size_t n;
-      while ((n = duet_session_reap(&ctx->server->sessions, INT64_MAX, -1, ids, 64)) > 0) {
+      while ((n = duet_lsid_reap(&ctx->server->sessions, INT64_MAX, -1, ids, 64)) > 0) {
          for (size_t i = 0; i < n; i++) {
             duet_cursor_kill_session(&ctx->server->cursors, ids[i]);
          }

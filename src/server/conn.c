@@ -52,7 +52,7 @@ static void conn_log_protocol_error(duet_conn_t *conn, const char *msg, const du
       BSON_APPEND_INT32(&attr, "code", error->code);
       BSON_APPEND_UTF8(&attr, "error", error->message);
    }
-   duet_log_event(conn->server->log, DUET_LOG_WARNING, "NETWORK", 22988, conn->ctx, msg, &attr, false);
+   duet_log_event(conn->server->log, DUET_LOG_WARNING, "NETWORK", 22988, conn->ctx, msg, &attr, 0);
    bson_destroy(&attr);
 }
 

@@ -236,7 +236,7 @@ void duet_command_dispatch(duet_server_t *server, duet_conn_t *conn, const bson_
    bool ok = dispatch_prepare(&ctx, &error);
    dispatch_count(server, ctx.entry);
    if (ok && ctx.args.has_lsid && !(ctx.entry->flags & DUET_CMD_NO_SESSION)) {
-      duet_session_touch(&server->sessions, ctx.args.lsid, ctx.args.start_us);
+      duet_lsid_touch(&server->sessions, ctx.args.lsid, ctx.args.start_us);
    }
    bson_init(reply);
    if (ok) {
@@ -262,7 +262,7 @@ void duet_command_dispatch(duet_server_t *server, duet_conn_t *conn, const bson_
          BSON_APPEND_UTF8(&attr, "errMsg", error.message);
       }
       duet_log_event(server->log, slow ? DUET_LOG_INFO : DUET_LOG_DEBUG, "COMMAND", 51803, conn ? conn->ctx : "-",
-                     slow ? "Slow query" : "Command failed", &attr, false);
+                     slow ? "Slow query" : "Command failed", &attr, 0);
       bson_destroy(&attr);
    }
    duet_error_clear(&error);

@@ -62,9 +62,13 @@ bool duet_log_parse_level(const char *text, duet_log_level_t *level)
 }
 
 void duet_log_event(duet_log_t *log, duet_log_level_t level, const char *component, int32_t id, const char *ctx,
-                    const char *msg, const bson_t *attr, bool startup_warning)
+                    const char *msg, const bson_t *attr, unsigned flags)
 {
-   if (!log || (level > log->level && !startup_warning)) {
+   if (!log) {
+      return;
+   }
+   bool startup_warning = (flags & DUET_LOG_STARTUP_WARNING) != 0;
+   if (level > log->level && !(flags & (DUET_LOG_STARTUP_WARNING | DUET_LOG_ALWAYS))) {
       return;
    }
    struct timeval now;
@@ -74,8 +78,14 @@ void duet_log_event(duet_log_t *log, duet_log_level_t level, const char *compone
 
    bson_t event = BSON_INITIALIZER;
    bson_t t;
+   struct tm utc;
+   time_t seconds = now.tv_sec;
+   gmtime_r(&seconds, &utc);
+   char date[96]; /* room for any int the compiler assumes */
+   snprintf(date, sizeof date, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+            utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, (int)(now.tv_usec / 1000));
    bson_append_document_begin(&event, "t", 1, &t);
-   BSON_APPEND_DATE_TIME(&t, "$date", (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000);
+   BSON_APPEND_UTF8(&t, "$date", date); /* as MongoDB writes it: {"t":{"$date":"2026-01-01T00:00:00.000Z"}} */
    bson_append_document_end(&event, &t);
    BSON_APPEND_UTF8(&event, "s", severity_text);
    BSON_APPEND_UTF8(&event, "c", component);
@@ -89,7 +99,7 @@ void duet_log_event(duet_log_t *log, duet_log_level_t level, const char *compone
    bson_destroy(&event);
 
    pthread_mutex_lock(&log->lock);
-   if (level <= log->level && log->file) {
+   if (log->file) {
       fprintf(log->file, "%s\n", line);
       fflush(log->file);
    }

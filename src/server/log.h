@@ -43,14 +43,18 @@ void duet_log_close(duet_log_t *log);
 /* Parses "error", "warning", "info", "debug" (or 0..3). */
 bool duet_log_parse_level(const char *text, duet_log_level_t *level);
 
+enum {
+   DUET_LOG_STARTUP_WARNING = 1, /* also kept for getLog "startupWarnings"; written at any --log-level */
+   DUET_LOG_ALWAYS = 2,          /* written at any --log-level (start and stop lines) */
+};
+
 /*
  * Writes one event.  `component` is MongoDB's component name ("NETWORK",
  * "COMMAND", "CONTROL"), `ctx` the thread context ("listener", "conn12"),
- * `attr` optional extra fields (borrowed).  A startup warning is also kept for
- * getLog "startupWarnings" when `startup_warning` is true.
+ * `attr` optional extra fields (borrowed), `flags` DUET_LOG_* above or 0.
  */
 void duet_log_event(duet_log_t *log, duet_log_level_t level, const char *component, int32_t id, const char *ctx,
-                    const char *msg, const bson_t *attr, bool startup_warning);
+                    const char *msg, const bson_t *attr, unsigned flags);
 
 /* Appends the lines of log `name` ("global", "startupWarnings") to `array`. False if no such log. */
 bool duet_log_copy(duet_log_t *log, const char *name, bson_t *array, int64_t *total_lines);

@@ -1,7 +1,7 @@
 /*
- * session.c — the logical-session registry.  See session.h.
+ * lsid.c — the logical-session registry.  See lsid.h.
  */
-#include "server/session.h"
+#include "server/lsid.h"
 
 #include <bson/bson.h>
 #include <fcntl.h>
@@ -9,23 +9,23 @@
 #include <time.h>
 #include <unistd.h>
 
-struct duet_session {
+struct duet_lsid_session {
    uint8_t id[16];         /* the lsid UUID */
    int64_t last_used_us;   /* monotonic */
-   duet_session_t *next;
+   duet_lsid_session_t *next;
 };
 
-void duet_session_registry_init(duet_session_registry_t *registry)
+void duet_lsid_registry_init(duet_lsid_registry_t *registry)
 {
    memset(registry, 0, sizeof *registry);
    pthread_mutex_init(&registry->lock, NULL);
 }
 
-void duet_session_registry_destroy(duet_session_registry_t *registry)
+void duet_lsid_registry_destroy(duet_lsid_registry_t *registry)
 {
-   duet_session_t *session = registry->head;
+   duet_lsid_session_t *session = registry->head;
    while (session) {
-      duet_session_t *next = session->next;
+      duet_lsid_session_t *next = session->next;
       bson_free(session);
       session = next;
    }
@@ -33,10 +33,10 @@ void duet_session_registry_destroy(duet_session_registry_t *registry)
    pthread_mutex_destroy(&registry->lock);
 }
 
-void duet_session_touch(duet_session_registry_t *registry, const uint8_t lsid[16], int64_t now_us)
+void duet_lsid_touch(duet_lsid_registry_t *registry, const uint8_t lsid[16], int64_t now_us)
 {
    pthread_mutex_lock(&registry->lock);
-   duet_session_t *session = registry->head;
+   duet_lsid_session_t *session = registry->head;
    while (session && memcmp(session->id, lsid, 16) != 0) {
       session = session->next;
    }
@@ -51,13 +51,13 @@ void duet_session_touch(duet_session_registry_t *registry, const uint8_t lsid[16
    pthread_mutex_unlock(&registry->lock);
 }
 
-bool duet_session_end(duet_session_registry_t *registry, const uint8_t lsid[16])
+bool duet_lsid_end(duet_lsid_registry_t *registry, const uint8_t lsid[16])
 {
    bool found = false;
    pthread_mutex_lock(&registry->lock);
-   for (duet_session_t **link = &registry->head; *link; link = &(*link)->next) {
+   for (duet_lsid_session_t **link = &registry->head; *link; link = &(*link)->next) {
       if (memcmp((*link)->id, lsid, 16) == 0) {
-         duet_session_t *session = *link;
+         duet_lsid_session_t *session = *link;
          *link = session->next;
          bson_free(session);
          registry->active--;
@@ -69,14 +69,14 @@ bool duet_session_end(duet_session_registry_t *registry, const uint8_t lsid[16])
    return found;
 }
 
-size_t duet_session_reap(duet_session_registry_t *registry, int64_t now_us, int64_t timeout_us, uint8_t (*expired)[16],
+size_t duet_lsid_reap(duet_lsid_registry_t *registry, int64_t now_us, int64_t timeout_us, uint8_t (*expired)[16],
                          size_t max)
 {
    size_t count = 0;
    pthread_mutex_lock(&registry->lock);
-   duet_session_t **link = &registry->head;
+   duet_lsid_session_t **link = &registry->head;
    while (*link && count < max) {
-      duet_session_t *session = *link;
+      duet_lsid_session_t *session = *link;
       if (now_us - session->last_used_us > timeout_us) {
          memcpy(expired[count++], session->id, 16);
          *link = session->next;
@@ -90,7 +90,7 @@ size_t duet_session_reap(duet_session_registry_t *registry, int64_t now_us, int6
    return count;
 }
 
-void duet_session_new_id(uint8_t lsid[16])
+void duet_lsid_new(uint8_t lsid[16])
 {
    bool filled = false;
    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);

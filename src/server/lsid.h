@@ -1,5 +1,5 @@
 /*
- * session.h — logical sessions known to duetd (startSession, lsid on commands,
+ * lsid.h — logical sessions known to duetd (startSession, lsid on commands,
  * endSessions, killSessions).  A session is identified by its 16-byte UUID;
  * the registry remembers when each was last used and forgets sessions idle
  * longer than logicalSessionTimeoutMinutes (30).  Ending or killing a session
@@ -7,38 +7,38 @@
  *
  * Thread-safety: one mutex guards the registry.
  */
-#ifndef DUET_SERVER_SESSION_H
-#define DUET_SERVER_SESSION_H
+#ifndef DUET_SERVER_LSID_H
+#define DUET_SERVER_LSID_H
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define DUET_SESSION_TIMEOUT_MINUTES 30
+#define DUET_LSID_TIMEOUT_MINUTES 30
 
-typedef struct duet_session duet_session_t; /* private to session.c */
+typedef struct duet_lsid_session duet_lsid_session_t; /* private to session.c */
 
-typedef struct duet_session_registry {
+typedef struct duet_lsid_registry {
    pthread_mutex_t lock;
-   duet_session_t *head; /* singly linked list */
+   duet_lsid_session_t *head; /* singly linked list */
    int64_t active;       /* sessions known now */
-} duet_session_registry_t;
+} duet_lsid_registry_t;
 
-void duet_session_registry_init(duet_session_registry_t *registry);
-void duet_session_registry_destroy(duet_session_registry_t *registry);
+void duet_lsid_registry_init(duet_lsid_registry_t *registry);
+void duet_lsid_registry_destroy(duet_lsid_registry_t *registry);
 
 /* Records a use of session `lsid` at `now_us` (monotonic), creating it if new. */
-void duet_session_touch(duet_session_registry_t *registry, const uint8_t lsid[16], int64_t now_us);
+void duet_lsid_touch(duet_lsid_registry_t *registry, const uint8_t lsid[16], int64_t now_us);
 
 /* Forgets session `lsid`; false if it was not known. */
-bool duet_session_end(duet_session_registry_t *registry, const uint8_t lsid[16]);
+bool duet_lsid_end(duet_lsid_registry_t *registry, const uint8_t lsid[16]);
 
 /* Forgets sessions idle since before now_us - timeout; copies up to `max` of their ids into `expired`. */
-size_t duet_session_reap(duet_session_registry_t *registry, int64_t now_us, int64_t timeout_us, uint8_t (*expired)[16],
+size_t duet_lsid_reap(duet_lsid_registry_t *registry, int64_t now_us, int64_t timeout_us, uint8_t (*expired)[16],
                          size_t max);
 
 /* Fills `lsid` with a new random (version 4) UUID. */
-void duet_session_new_id(uint8_t lsid[16]);
+void duet_lsid_new(uint8_t lsid[16]);
 
-#endif /* DUET_SERVER_SESSION_H */
+#endif /* DUET_SERVER_LSID_H */

@@ -85,7 +85,7 @@ void duet_server_init(duet_server_t *server, duet_server_options_t *options, due
    server->options = options;
    server->log = log;
    duet_cursor_registry_init(&server->cursors, options->cursor_timeout_ms);
-   duet_session_registry_init(&server->sessions);
+   duet_lsid_registry_init(&server->sessions);
    duet_clock_init(&server->clock);
    uint32_t seconds, increment;
    duet_clock_tick(&server->clock, &seconds, &increment); /* the first cluster time: startup */
@@ -116,7 +116,7 @@ void duet_server_destroy(duet_server_t *server)
       close(server->wake_pipe[1]);
    }
    duet_cursor_registry_destroy(&server->cursors);
-   duet_session_registry_destroy(&server->sessions);
+   duet_lsid_registry_destroy(&server->sessions);
    pthread_mutex_destroy(&server->clock.lock);
    pthread_mutex_destroy(&server->conns_lock);
    pthread_cond_destroy(&server->conns_cond);
@@ -283,7 +283,7 @@ void duet_server_handle_frame(duet_server_t *server, duet_conn_t *conn, const ui
          BSON_APPEND_INT32(&attr, "code", error.code);
          BSON_APPEND_UTF8(&attr, "error", error.message);
          duet_log_event(server->log, DUET_LOG_WARNING, "NETWORK", 22989, conn->ctx,
-                        *close ? "Unsupported message, closing the connection" : "Malformed message", &attr, false);
+                        *close ? "Unsupported message, closing the connection" : "Malformed message", &attr, 0);
          bson_destroy(&attr);
       }
       duet_error_clear(&error);
@@ -330,7 +330,7 @@ static void *server_conn_thread(void *arg)
 
    bson_t attr = BSON_INITIALIZER;
    BSON_APPEND_UTF8(&attr, "remote", conn->remote);
-   duet_log_event(server->log, DUET_LOG_DEBUG, "NETWORK", 22944, conn->ctx, "Connection ended", &attr, false);
+   duet_log_event(server->log, DUET_LOG_DEBUG, "NETWORK", 22944, conn->ctx, "Connection ended", &attr, 0);
    bson_destroy(&attr);
 
    pthread_mutex_lock(&server->conns_lock);
@@ -357,7 +357,7 @@ static void server_accept(duet_server_t *server, int listen_fd)
       if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
          bson_t attr = BSON_INITIALIZER;
          BSON_APPEND_UTF8(&attr, "error", strerror(errno));
-         duet_log_event(server->log, DUET_LOG_ERROR, "NETWORK", 23021, "listener", "accept failed", &attr, false);
+         duet_log_event(server->log, DUET_LOG_ERROR, "NETWORK", 23021, "listener", "accept failed", &attr, 0);
          bson_destroy(&attr);
          if (errno == EMFILE || errno == ENFILE) {
             usleep(100000); /* out of descriptors: back off instead of spinning */
@@ -378,6 +378,9 @@ static void server_accept(duet_server_t *server, int listen_fd)
    if (getsockname(fd, (struct sockaddr *)&local, &local_length) == 0) {
       server_format_address(&local, conn->local, sizeof conn->local);
    }
+
+   char remote_text[sizeof conn->remote];
+   memcpy(remote_text, conn->remote, sizeof remote_text);
 
    pthread_mutex_lock(&server->conns_lock);
    conn->next = server->conns;
@@ -400,9 +403,10 @@ static void server_accept(duet_server_t *server, int listen_fd)
       return;
    }
    pthread_mutex_unlock(&server->conns_lock);
+   /* conn belongs to its thread now (it may already be freed): log from the copy */
    bson_t log_attr = BSON_INITIALIZER;
-   BSON_APPEND_UTF8(&log_attr, "remote", conn->remote);
-   duet_log_event(server->log, DUET_LOG_DEBUG, "NETWORK", 22943, "listener", "Connection accepted", &log_attr, false);
+   BSON_APPEND_UTF8(&log_attr, "remote", remote_text);
+   duet_log_event(server->log, DUET_LOG_DEBUG, "NETWORK", 22943, "listener", "Connection accepted", &log_attr, 0);
    bson_destroy(&log_attr);
 }
 
@@ -420,7 +424,7 @@ static void *server_reaper_thread(void *arg)
       int64_t now = duet_cursor_now_us();
       duet_cursor_reap(&server->cursors, now);
       uint8_t expired[64][16];
-      size_t n = duet_session_reap(&server->sessions, now, (int64_t)DUET_SESSION_TIMEOUT_MINUTES * 60 * 1000000,
+      size_t n = duet_lsid_reap(&server->sessions, now, (int64_t)DUET_LSID_TIMEOUT_MINUTES * 60 * 1000000,
                                    expired, 64);
       for (size_t i = 0; i < n; i++) {
          duet_cursor_kill_session(&server->cursors, expired[i]);

@@ -18,7 +18,7 @@
 
 #include "server/cursor.h"
 #include "server/log.h"
-#include "server/session.h"
+#include "server/lsid.h"
 #include "server/wire.h"
 
 #include <duet/error.h>
@@ -66,7 +66,7 @@ typedef struct duet_server {
    duet_server_options_t *options; /* borrowed; lives as long as the server */
    duet_log_t *log;                /* borrowed */
    duet_cursor_registry_t cursors;
-   duet_session_registry_t sessions;
+   duet_lsid_registry_t sessions;
    duet_clock_t clock;
    bson_oid_t election_id;   /* fixed for the life of the process */
    int64_t start_time_ms;    /* wall clock, ms since the epoch */

@@ -184,7 +184,7 @@ int main(int argc, char **argv)
    if (!duet_server_listen(&server, &error)) {
       bson_t attr = BSON_INITIALIZER;
       BSON_APPEND_UTF8(&attr, "error", error.message);
-      duet_log_event(&log, DUET_LOG_ERROR, "CONTROL", 20568, "main", "duetd failed to start", &attr, false);
+      duet_log_event(&log, DUET_LOG_ERROR, "CONTROL", 20568, "main", "duetd failed to start", &attr, 0);
       bson_destroy(&attr);
       if (options.log_path) {
          fprintf(stderr, "duetd: %s\n", error.message);
@@ -194,7 +194,7 @@ int main(int argc, char **argv)
    } else {
       if (!main_is_loopback(options.bind)) {
          duet_log_event(&log, DUET_LOG_WARNING, "CONTROL", 22120, "main",
-                        "duetd listens on a non-loopback address and has no access control", NULL, true);
+                        "duetd listens on a non-loopback address and has no access control", NULL, DUET_LOG_STARTUP_WARNING);
       }
       main_server = &server;
       struct sigaction action;
@@ -212,7 +212,7 @@ int main(int argc, char **argv)
       BSON_APPEND_UTF8(&attr, "bind", options.bind);
       BSON_APPEND_INT32(&attr, "port", server.bound_port);
       BSON_APPEND_UTF8(&attr, "replSet", options.repl_set);
-      duet_log_event(&log, DUET_LOG_INFO, "CONTROL", 23016, "main", "Waiting for connections", &attr, false);
+      duet_log_event(&log, DUET_LOG_INFO, "CONTROL", 23016, "main", "Waiting for connections", &attr, DUET_LOG_ALWAYS);
       bson_destroy(&attr);
 
       duet_server_run(&server);
@@ -220,7 +220,7 @@ int main(int argc, char **argv)
 
       bson_init(&attr);
       BSON_APPEND_INT64(&attr, "connectionsServed", server.connections_total);
-      duet_log_event(&log, DUET_LOG_INFO, "CONTROL", 20565, "main", "Now exiting: shutdown complete", &attr, false);
+      duet_log_event(&log, DUET_LOG_INFO, "CONTROL", 20565, "main", "Now exiting: shutdown complete", &attr, DUET_LOG_ALWAYS);
       bson_destroy(&attr);
    }
    duet_server_destroy(&server);

@@ -115,8 +115,9 @@ static bool wire_check_depth(const uint8_t *data, size_t length, const char *wha
       case 0x13: skip = 16; break;
       case 0x06: case 0x0A: case 0x7F: case 0xFF: skip = 0; break;
       case 0x02: case 0x0D: case 0x0E: case 0x0C:
-         if (left < 4 || (n = duet_wire_get_int32(data + offset)) < 1 || (size_t)n > left - 4) {
-            goto invalid;
+         if (left < 4 || (n = duet_wire_get_int32(data + offset)) < 1 || (size_t)n > left - 4 ||
+             data[offset + 4 + (size_t)n - 1] != '\0') {
+            goto invalid; /* libbson's validation misses some corrupt nested strings: check here */
          }
          skip = 4 + (size_t)n + (type == 0x0C ? 12 : 0);
          break;
