@@ -358,11 +358,33 @@ static void include_in(const field_spec_t *spec, duet_uelem_t *target, bool keep
 
 /* ---- compile / apply ------------------------------------------------------------- */
 
+/* Stage names MongoDB's Pipeline::parse knows (the rest fail with 40324). */
+static bool is_known_stage(const char *name)
+{
+   static const char *const stages[] = {
+      "$match",     "$group",        "$sort",         "$limit",        "$skip",        "$count",
+      "$unwind",    "$lookup",       "$out",          "$merge",        "$facet",       "$bucket",
+      "$bucketAuto", "$sortByCount", "$sample",       "$geoNear",      "$graphLookup", "$unionWith",
+      "$redact",    "$documents",    "$densify",      "$setWindowFields", "$indexStats", "$collStats",
+      "$currentOp", "$listSessions", "$listLocalSessions", "$planCacheStats", "$changeStream", "$search",
+      "$searchMeta", "$vectorSearch", "$listSearchIndexes", "$changeStreamSplitLargeEvent",
+   };
+   for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++) {
+      if (strcmp(stages[i], name) == 0) {
+         return true;
+      }
+   }
+   return false;
+}
+
 static bool compile_stage(pipeline_stage_t *stage, const bson_value_t *value, duet_error_t *error)
 {
    bson_iter_t iter;
-   if (value->value_type != BSON_TYPE_DOCUMENT ||
-       !bson_iter_init_from_data(&iter, value->value.v_doc.data, value->value.v_doc.data_len) ||
+   if (value->value_type != BSON_TYPE_DOCUMENT) {
+      duet_error_set(error, DUET_ERR_TYPE_MISMATCH, "Each element of the 'pipeline' array must be an object");
+      return false;
+   }
+   if (!bson_iter_init_from_data(&iter, value->value.v_doc.data, value->value.v_doc.data_len) ||
        !bson_iter_next(&iter)) {
       duet_error_set(error, 40323, "A pipeline stage specification object must contain exactly one field.");
       return false;
@@ -426,6 +448,15 @@ static bool compile_stage(pipeline_stage_t *stage, const bson_value_t *value, du
          root_spec = &new_root;
       }
       return duet_expr_parse(root_spec, NULL, &stage->new_root, error);
+   }
+   if (strcmp(name, "$fill") == 0) {
+      /* MongoDB admits $fill here; duet does not implement it */
+      duet_error_set(error, DUET_ERR_INVALID_PIPELINE_OPERATOR, "$fill is not supported in pipeline-style updates");
+      return false;
+   }
+   if (!is_known_stage(name)) {
+      duet_error_set(error, 40324, "Unrecognized pipeline stage name: '%s'", name);
+      return false;
    }
    duet_error_set(error, DUET_ERR_INVALID_OPTIONS, "%s is not allowed to be used within an update", name);
    return false;

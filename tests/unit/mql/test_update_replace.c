@@ -201,6 +201,29 @@ static void test_pipeline(void **state)
    assert_string_equal(error.message, "$match is not allowed to be used within an update");
    bson_destroy(spec);
 
+   const char *bad[][3] = {
+      {"{\"p\": [{\"$foo\": {}}]}", "40324", "Unrecognized pipeline stage name: '$foo'"},
+      {"{\"p\": [1]}", "14", "Each element of the 'pipeline' array must be an object"},
+      {"{\"p\": [{\"$set\": {\"a\": 1}, \"$unset\": \"b\"}]}", "40323",
+       "A pipeline stage specification object must contain exactly one field."},
+      {"{\"p\": [{\"$unset\": []}]}", "31119",
+       "$unset specification must be a string or an array with at least one field"},
+      {"{\"p\": [{\"$unset\": 1}]}", "31002", "$unset specification must be a string or an array"},
+      {"{\"p\": [{\"$set\": {\"$a\": 1}}]}", "16410",
+       "FieldPath field names may not start with '$'. Consider using $getField or $setField."},
+      {"{\"p\": [{\"$set\": {\"a\": {\"$foo\": 1}}}]}", "168", "Unrecognized expression '$foo'"},
+   };
+   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      bson_t *pipeline_spec = TEST_JSON(bad[i][0]);
+      assert_true(bson_iter_init_find(&iter, pipeline_spec, "p"));
+      duet_error_clear(&error);
+      assert_false(duet_update_parse_value(bson_iter_value(&iter), NULL, &update, &error));
+      if (error.code != atoi(bad[i][1]) || strcmp(error.message, bad[i][2]) != 0) {
+         fail_msg("%s: got %d %s", bad[i][0], error.code, error.message);
+      }
+      bson_destroy(pipeline_spec);
+   }
+
    bson_value_t number = {.value_type = BSON_TYPE_INT32};
    assert_false(duet_update_parse_value(&number, NULL, &update, &error));
    assert_int_equal(error.code, 9);
