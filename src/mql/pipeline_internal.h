@@ -31,6 +31,7 @@ typedef enum {
 
 typedef struct project_node {
    char *name;                      /* owned; field name at this level */
+   size_t name_length;
    project_node_kind_t kind;
    duet_expr_t *expr;               /* owned; PROJECT_NODE_COMPUTED */
    struct project_node **children;  /* owned; PROJECT_NODE_SUBTREE, in spec order */
@@ -41,6 +42,7 @@ typedef struct project_node {
 typedef struct projection {
    project_mode_t mode;
    project_node_t root; /* a SUBTREE with no name */
+   bool flat;           /* $addFields whose fields are all top-level: raw-copy fast path */
 } projection_t;
 
 /* Parses $addFields/$set (`stage_name` is used in messages). */

@@ -37,7 +37,7 @@ void projection_destroy(projection_t *projection)
 static project_node_t *find_child(const project_node_t *node, const char *name, size_t length)
 {
    for (size_t i = 0; i < node->child_count; i++) {
-      if (strlen(node->children[i]->name) == length && memcmp(node->children[i]->name, name, length) == 0) {
+      if (node->children[i]->name_length == length && memcmp(node->children[i]->name, name, length) == 0) {
          return node->children[i];
       }
    }
@@ -48,6 +48,7 @@ static project_node_t *add_child(project_node_t *node, const char *name, size_t 
 {
    project_node_t *child = bson_malloc0(sizeof *child);
    child->name = bson_strndup(name, length);
+   child->name_length = length;
    child->kind = kind;
    node->children = bson_realloc(node->children, (node->child_count + 1) * sizeof *node->children);
    node->children[node->child_count++] = child;
@@ -172,6 +173,10 @@ bool projection_parse_add_fields(const char *stage_name, const bson_t *spec, con
       goto fail;
    }
    mark_computed(&projection->root);
+   projection->flat = true;
+   for (size_t i = 0; i < projection->root.child_count; i++) {
+      projection->flat &= projection->root.children[i]->kind == PROJECT_NODE_COMPUTED;
+   }
    *out = projection;
    return true;
 fail:
@@ -409,7 +414,7 @@ static bool apply_level(const apply_context_t *ctx, const project_node_t *node, 
          project_node_t *child = NULL;
          size_t child_index = 0;
          for (size_t i = 0; i < node->child_count; i++) {
-            if (strlen(node->children[i]->name) == (size_t)key_length &&
+            if (node->children[i]->name_length == (size_t)key_length &&
                 memcmp(node->children[i]->name, key, (size_t)key_length) == 0) {
                child = node->children[i];
                child_index = i;
@@ -470,9 +475,119 @@ static bool apply_level(const apply_context_t *ctx, const project_node_t *node, 
    return ok;
 }
 
+/* A growable byte buffer for raw BSON assembly (stack storage first). */
+typedef struct raw_buffer {
+   uint8_t *data;
+   size_t length;
+   size_t capacity;
+   uint8_t local[512];
+} raw_buffer_t;
+
+static void raw_append(raw_buffer_t *buffer, const void *bytes, size_t length)
+{
+   if (buffer->length + length > buffer->capacity) {
+      size_t capacity = (buffer->length + length) * 2;
+      uint8_t *grown = bson_malloc(capacity);
+      memcpy(grown, buffer->data, buffer->length);
+      if (buffer->data != buffer->local) {
+         bson_free(buffer->data);
+      }
+      buffer->data = grown;
+      buffer->capacity = capacity;
+   }
+   memcpy(buffer->data + buffer->length, bytes, length);
+   buffer->length += length;
+}
+
+/* Appends the element `key: value` in raw form. */
+static void raw_append_element(raw_buffer_t *buffer, const char *key, size_t key_length, const bson_value_t *value)
+{
+   bson_t element = BSON_INITIALIZER;
+   bson_append_value(&element, key, (int)key_length, value);
+   raw_append(buffer, bson_get_data(&element) + 4, element.len - 5);
+   bson_destroy(&element);
+}
+
+static bool raw_append_computed(raw_buffer_t *buffer, const apply_context_t *ctx, const project_node_t *child)
+{
+   bson_value_t value;
+   if (!duet_expr_evaluate(child->expr, ctx->root, ctx->env, &value, ctx->error)) {
+      return false;
+   }
+   if (value.value_type != BSON_TYPE_EOD) {
+      raw_append_element(buffer, child->name, child->name_length, &value);
+      bson_value_destroy(&value);
+   }
+   return true;
+}
+
+/* $addFields with only top-level fields (the seeds' `{_id: {$toString: "$_id"}}`): untouched
+ * fields are copied as raw bytes, computed ones encoded in place or appended, and the whole
+ * document lands in `out` with one copy. */
+static bool apply_flat(const apply_context_t *ctx, const project_node_t *node, const bson_t *input, bson_t *out)
+{
+   raw_buffer_t buffer;
+   buffer.data = buffer.local;
+   buffer.length = 4;
+   buffer.capacity = sizeof buffer.local;
+   uint64_t seen = 0;
+   bool ok = true;
+   const uint8_t *data = bson_get_data(input);
+   bson_iter_t iter;
+   if (bson_iter_init(&iter, input)) {
+      while (ok && bson_iter_next(&iter)) {
+         const char *key = bson_iter_key(&iter);
+         size_t key_length = bson_iter_key_len(&iter);
+         size_t i = 0;
+         for (; i < node->child_count; i++) {
+            if (node->children[i]->name_length == key_length && memcmp(node->children[i]->name, key, key_length) == 0) {
+               break;
+            }
+         }
+         if (i == node->child_count) {
+            raw_append(&buffer, data + iter.off, iter.next_off - iter.off);
+            continue;
+         }
+         if (i < 64) {
+            seen |= 1ULL << i;
+         }
+         ok = raw_append_computed(&buffer, ctx, node->children[i]);
+      }
+   }
+   for (size_t i = 0; ok && i < node->child_count; i++) {
+      if (i >= 64 || !(seen & (1ULL << i))) {
+         bool present = false;
+         if (i >= 64) {
+            bson_iter_t probe;
+            present = bson_iter_init_find(&probe, input, node->children[i]->name);
+         }
+         if (!present) {
+            ok = raw_append_computed(&buffer, ctx, node->children[i]);
+         }
+      }
+   }
+   if (ok) {
+      uint8_t zero = 0;
+      raw_append(&buffer, &zero, 1);
+      uint32_t length = BSON_UINT32_TO_LE((uint32_t)buffer.length);
+      memcpy(buffer.data, &length, 4);
+      bson_t view;
+      if (bson_init_static(&view, buffer.data, buffer.length)) {
+         bson_concat(out, &view);
+      }
+   }
+   if (buffer.data != buffer.local) {
+      bson_free(buffer.data);
+   }
+   return ok;
+}
+
 bool projection_apply(const projection_t *projection, const bson_t *doc, const duet_expr_env_t *env, bson_t *out,
                       duet_error_t *error)
 {
    apply_context_t ctx = {projection->mode, doc, env, error};
+   if (projection->flat) {
+      return apply_flat(&ctx, &projection->root, doc, out);
+   }
    return apply_level(&ctx, &projection->root, doc, out);
 }
