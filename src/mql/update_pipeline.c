@@ -250,49 +250,129 @@ static bool value_is_inclusion(const bson_value_t *value, bool *include)
    }
 }
 
-static bool parse_project(pipeline_stage_t *stage, const bson_value_t *spec, duet_error_t *error)
+/* One level of a $project spec; *mode is 1 for inclusion, -1 for exclusion, 0 unknown yet. */
+static bool parse_project_level(pipeline_stage_t *stage, field_spec_t *level, const bson_value_t *spec, bool top,
+                                int *mode, duet_error_t *error)
 {
    bson_iter_t iter;
    BSON_ASSERT(bson_iter_init_from_data(&iter, spec->value.v_doc.data, spec->value.v_doc.data_len));
-   int mode = 0; /* 1 inclusion, -1 exclusion */
-   stage->include_id = true;
    while (bson_iter_next(&iter)) {
       const char *key = bson_iter_key(&iter);
+      const bson_value_t *value = bson_iter_value(&iter);
       bool include;
-      if (!value_is_inclusion(bson_iter_value(&iter), &include)) {
-         duet_error_set(error, DUET_ERR_INVALID_PIPELINE_OPERATOR,
-                        "$project with computed fields is not supported in pipeline-style updates by duet; use $set");
-         return false;
+      bool is_inclusion = value_is_inclusion(value, &include);
+      if (top && is_inclusion && strcmp(key, "_id") == 0) {
+         stage->include_id = include; /* _id follows neither mode */
+         continue;
       }
-      if (strcmp(key, "_id") == 0) {
-         stage->include_id = include;
-         if (include) {
-            continue;
-         }
-         if (mode == 1) {
-            continue;
-         }
-      } else if (mode && (include ? 1 : -1) != mode) {
+      if (is_inclusion && *mode && (include ? 1 : -1) != *mode) {
          duet_error_set(error, 31253, "Invalid $project :: caused by :: Cannot do %s on field %s in %s projection",
                         include ? "inclusion" : "exclusion", key, include ? "exclusion" : "inclusion");
          return false;
-      } else {
-         mode = include ? 1 : -1;
       }
-      field_spec_t *node = field_spec_path(&stage->root, key, error);
+      field_spec_t *node = field_spec_path(level, key, error);
       if (!node) {
          return false;
       }
-      node->include = true;
+      if (node->include || node->expr) {
+         duet_error_set(error, 31250, "Invalid $project :: caused by :: Path collision at %s", key);
+         return false;
+      }
+      if (is_inclusion) {
+         *mode = include ? 1 : -1;
+         node->include = true;
+      } else if (value->value_type == BSON_TYPE_DOCUMENT && !is_expression_object(value)) {
+         if (value->value.v_doc.data_len <= 5) {
+            duet_error_set(error, 51270,
+                           "Invalid $project :: caused by :: An empty sub-projection is not a valid value. Found empty "
+                           "object at path");
+            return false;
+         }
+         if (!parse_project_level(stage, node, value, false, mode, error)) {
+            return false;
+         }
+      } else {
+         if (*mode == -1) {
+            duet_error_set(error, 31252,
+                           "Invalid $project :: caused by :: Cannot use expression other than $meta in exclusion "
+                           "projection");
+            return false;
+         }
+         *mode = 1;
+         if (!duet_expr_parse(value, NULL, &node->expr, error)) {
+            return false;
+         }
+      }
+   }
+   return true;
+}
+
+static bool parse_project(pipeline_stage_t *stage, const bson_value_t *spec, duet_error_t *error)
+{
+   int mode = 0;
+   stage->include_id = true;
+   if (!parse_project_level(stage, &stage->root, spec, true, &mode, error)) {
+      return false;
    }
    if (mode == 0 && stage->include_id && stage->root.count == 0) {
       duet_error_set(error, 51272, "Invalid $project :: caused by :: projection specification must have at least one field");
       return false;
    }
    stage->kind = mode == 1 ? STAGE_INCLUDE : STAGE_UNSET;
-   if (mode == 1 && !stage->include_id) {
-      /* _id exclusion inside an inclusion projection */
-      stage->include_id = false;
+   if (stage->kind == STAGE_UNSET && !stage->include_id) {
+      field_spec_t *id = field_spec_path(&stage->root, "_id", error);
+      BSON_ASSERT(id);
+      id->include = true;
+   }
+   return true;
+}
+
+static bool has_expr(const field_spec_t *spec)
+{
+   if (spec->expr) {
+      return true;
+   }
+   for (size_t i = 0; i < spec->count; i++) {
+      if (has_expr(&spec->children[i])) {
+         return true;
+      }
+   }
+   return false;
+}
+
+/* Computed fields of an inclusion projection, appended after the included ones. */
+static bool add_computed(const field_spec_t *spec, duet_uelem_t *target, const bson_t *root,
+                         const duet_expr_env_t *env, duet_error_t *error)
+{
+   if (target->type == BSON_TYPE_ARRAY) {
+      for (size_t i = 0; i < target->count; i++) {
+         duet_uelem_t *item = target->children[i];
+         if ((item->type == BSON_TYPE_DOCUMENT || item->type == BSON_TYPE_ARRAY) &&
+             !add_computed(spec, item, root, env, error)) {
+            return false;
+         }
+      }
+      return true;
+   }
+   for (size_t i = 0; i < spec->count; i++) {
+      const field_spec_t *child = &spec->children[i];
+      if (child->expr) {
+         if (!add_field(child, target, root, env, error)) {
+            return false;
+         }
+      } else if (child->count && has_expr(child)) {
+         duet_uelem_t *existing = duet_uelem_child(target, child->name);
+         if (!existing || (existing->type != BSON_TYPE_DOCUMENT && existing->type != BSON_TYPE_ARRAY)) {
+            if (existing) {
+               duet_uelem_remove_at(target, (size_t)duet_uelem_child_index(target, existing));
+            }
+            existing = duet_uelem_new_container(child->name, BSON_TYPE_DOCUMENT);
+            duet_uelem_push(target, existing);
+         }
+         if (!add_computed(child, existing, root, env, error)) {
+            return false;
+         }
+      }
    }
    return true;
 }
@@ -547,6 +627,7 @@ bool duet_update_pipeline_apply(const duet_update_t *update, const bson_t *old_d
             unset_in(&stage->root, root);
          } else {
             include_in(&stage->root, root, stage->include_id);
+            ok = add_computed(&stage->root, root, new_doc, &env, error);
          }
          if (!ok) {
             duet_uelem_free(root);

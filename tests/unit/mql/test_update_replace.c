@@ -177,6 +177,14 @@ static void test_pipeline(void **state)
          true);
    check("{\"_id\": 1, \"a\": 1, \"b\": 2}", "{\"p\": [{\"$project\": {\"b\": 1}}]}", true, "{\"_id\": 1, \"b\": 2}",
          true);
+   /* computed fields of an inclusion projection follow the included ones */
+   check("{\"_id\": 1, \"a\": 1, \"b\": 2, \"c\": {\"d\": 1, \"e\": 2}}",
+         "{\"p\": [{\"$project\": {\"a\": \"$b\", \"b\": 1, \"c\": {\"e\": 1, \"f\": {\"$literal\": 5}}}}]}", true,
+         "{\"_id\": 1, \"b\": 2, \"c\": {\"e\": 2, \"f\": 5}, \"a\": 2}", true);
+   check("{\"_id\": 1, \"a\": 1, \"b\": 2}", "{\"p\": [{\"$project\": {\"_id\": 0, \"b\": 1}}]}", true,
+         "{\"_id\": 1, \"b\": 2}", true);
+   check("{\"_id\": 1, \"a\": {\"b\": 1, \"c\": 2}, \"d\": 3}", "{\"p\": [{\"$project\": {\"a\": {\"c\": 0}, \"d\": 0}}]}",
+         true, "{\"_id\": 1, \"a\": {\"b\": 1}}", true);
    check("{\"_id\": 1, \"a\": {\"x\": 1}}", "{\"p\": [{\"$replaceWith\": {\"_id\": \"$_id\", \"y\": \"$a.x\"}}]}", true,
          "{\"_id\": 1, \"y\": 1}", true);
    check("{\"_id\": 1, \"a\": {\"x\": 1}}", "{\"p\": [{\"$replaceRoot\": {\"newRoot\": {\"_id\": 1, \"z\": 2}}}]}", true,
@@ -209,6 +217,10 @@ static void test_pipeline(void **state)
       {"{\"p\": [{\"$unset\": []}]}", "31119",
        "$unset specification must be a string or an array with at least one field"},
       {"{\"p\": [{\"$unset\": 1}]}", "31002", "$unset specification must be a string or an array"},
+      {"{\"p\": [{\"$project\": {\"a\": 0, \"b\": 1}}]}", "31253",
+       "Invalid $project :: caused by :: Cannot do inclusion on field b in exclusion projection"},
+      {"{\"p\": [{\"$project\": {\"a\": 0, \"b\": \"$x\"}}]}", "31252",
+       "Invalid $project :: caused by :: Cannot use expression other than $meta in exclusion projection"},
       {"{\"p\": [{\"$set\": {\"$a\": 1}}]}", "16410",
        "FieldPath field names may not start with '$'. Consider using $getField or $setField."},
       {"{\"p\": [{\"$set\": {\"a\": {\"$foo\": 1}}}]}", "168", "Unrecognized expression '$foo'"},
