@@ -1,8 +1,8 @@
 /*
- * update_ops.c — the update modifiers themselves (MongoDB's *_node.cpp leaves):
- * argument parsing at parse time (duet_update_leaf_init) and application to the
- * element at the end of a path (duet_update_leaf_apply): $set $unset $inc $mul $bit
- * $min $max $currentDate $setOnInsert $rename $push $addToSet $pop $pull $pullAll.
+ * update_ops.c — argument parsing of the update modifiers at parse time
+ * (MongoDB's *Node::init): $set $unset $inc $mul $bit $min $max $currentDate
+ * $setOnInsert $rename $push $addToSet $pop $pull $pullAll.  Applying them is
+ * update_modify.c.
  */
 #include "mql/update_private.h"
 
