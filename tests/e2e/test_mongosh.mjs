@@ -1,0 +1,54 @@
+// test_mongosh.mjs — mongosh (pinned in package-lock.json) against duetd: its startup
+// (buildInfo, getParameter, getLog startupWarnings, hello) without errors, then
+// scripted commands with --eval: ping, db.version(), hello, CommandNotFound.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runTests, startDuetd } from './duetd_fixture.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const mongosh = path.join(here, 'node_modules', '.bin', 'mongosh');
+const duetd = await startDuetd();
+
+function shell(args, script) {
+  return new Promise((resolve, reject) => {
+    execFile(mongosh, [...args, duetd.uri(), '--eval', script],
+      { timeout: 60000, env: { ...process.env, MONGOSH_NO_UPDATE_CHECK: '1', HOME: process.env.HOME || '/tmp' } },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`mongosh failed: ${error.message}\n${stdout}\n${stderr}`));
+        else resolve({ stdout, stderr });
+      });
+  });
+}
+
+await runTests({
+  async 'ping and version'() {
+    const { stdout } = await shell(['--quiet'],
+      'print(JSON.stringify({ping: db.runCommand({ping: 1}).ok, version: db.version()}))');
+    assert.deepEqual(JSON.parse(stdout.trim().split('\n').pop()), { ping: 1, version: '7.0.0' });
+  },
+
+  async 'hello through the shell helper'() {
+    const { stdout } = await shell(['--quiet'],
+      'const h = db.hello(); print(JSON.stringify({w: h.isWritablePrimary, set: h.setName, hosts: h.hosts}))');
+    assert.deepEqual(JSON.parse(stdout.trim().split('\n').pop()),
+      { w: true, set: 'rs0', hosts: [`127.0.0.1:${duetd.port}`] });
+  },
+
+  async 'command not found'() {
+    const { stdout } = await shell(['--quiet'],
+      'try { db.runCommand({fooBar: 1}); print("no error") } catch (e) { print(JSON.stringify({code: e.code, message: e.message})) }');
+    assert.deepEqual(JSON.parse(stdout.trim().split('\n').pop()), { code: 59, message: "no such command: 'fooBar'" });
+  },
+
+  async 'interactive startup prints no errors'() {
+    const { stdout, stderr } = await shell([], 'print("started")');
+    assert.match(stdout, /started/);
+    assert.doesNotMatch(stdout + stderr, /MongoServerError|Error:|Non-Genuine/);
+  },
+
+  async 'stop cleanly'() {
+    await duetd.stop();
+  },
+});
