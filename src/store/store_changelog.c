@@ -1,10 +1,22 @@
 /*
- * store_changelog.c — the change log: one row per event in duet_changelog,
- * written in the transaction of the write it describes, keyed by its cluster
- * time (BSON Timestamp packed as t << 32 | i, strictly increasing).  Reading
- * rebuilds MongoDB's change-event fields; retention drops the oldest rows by
- * age and by total size and remembers the newest dropped time (the horizon)
- * so a reader resuming before it gets 286 ChangeStreamHistoryLost.
+ * store_changelog.c — the change log.  The events of one write transaction
+ * are collected in the session (in order, hooks' writes included) and written
+ * as one row of duet_changelog just before COMMIT, so they commit or vanish
+ * with the writes they describe:
+ *   duet_changelog(ts = cluster time of the row's last event, first_ts,
+ *                  events = concatenated BSON event documents, size)
+ * Cluster times are BSON Timestamps packed as t << 32 | i, strictly increasing.
+ * Each stored event is a small BSON document:
+ *   {t: <int64 cluster time>, only when it is not the previous event's + 1,
+ *    o: <int32 operation code: 0 insert (then omitted), 1 update, 2 replace,
+ *        3 delete, 4 drop, 5 rename, 6 dropDatabase, 7 invalidate>,
+ *    n: "db.coll" (or "db") only when it differs from the previous event of the row,
+ *    k: <_id> only when there is no post-image (delete), u: updateDescription,
+ *    f: post-image, b: pre-image, x: {extra fields, e.g. to}}
+ * and the row carries the wall time of its commit.  Reading rebuilds
+ * MongoDB's change-event fields (documentKey from k or from f._id).  Retention drops whole rows by age and by total
+ * size and remembers the newest dropped time (the horizon) so a reader resuming
+ * before it gets 286 ChangeStreamHistoryLost.
  */
 #include "store/store_internal.h"
 
@@ -12,75 +24,246 @@
 
 #define PRUNE_EVERY_COMMITS 64
 
-static void bind_doc(sqlite3_stmt *stmt, int index, const bson_t *doc)
+/* Makes room for `extra` more pending bytes; returns where they go. */
+static uint8_t *pending_reserve(duet_session_t *session, size_t extra)
 {
-   if (doc) {
-      sqlite3_bind_blob(stmt, index, bson_get_data(doc), (int)doc->len, SQLITE_STATIC);
-   } else {
-      sqlite3_bind_null(stmt, index);
+   size_t need = session->pending_len + extra;
+   if (need > session->pending_capacity) {
+      size_t capacity = session->pending_capacity ? session->pending_capacity : 4096;
+      while (capacity < need) {
+         capacity *= 2;
+      }
+      session->pending = bson_realloc(session->pending, capacity);
+      session->pending_capacity = capacity;
    }
+   return session->pending + session->pending_len;
+}
+
+static void pending_put(duet_session_t *session, const void *bytes, size_t len)
+{
+   memcpy(pending_reserve(session, len), bytes, len);
+   session->pending_len += len;
+}
+
+static void pending_put_u32(duet_session_t *session, uint32_t value)
+{
+   uint32_t le = BSON_UINT32_TO_LE(value);
+   pending_put(session, &le, 4);
+}
+
+/* element header: type byte, key, NUL */
+static void pending_put_key(duet_session_t *session, uint8_t type, char key)
+{
+   uint8_t header[3] = {type, (uint8_t)key, 0};
+   pending_put(session, header, 3);
+}
+
+static void pending_put_doc(duet_session_t *session, char key, const bson_t *doc)
+{
+   pending_put_key(session, BSON_TYPE_DOCUMENT, key);
+   pending_put(session, bson_get_data(doc), doc->len);
+}
+
+static const char *const op_names[] = {"insert", "update", "replace", "delete", "drop", "rename", "dropDatabase",
+                                       "invalidate"};
+
+static int32_t op_code(const char *op)
+{
+   for (int32_t i = 0; i < (int32_t)(sizeof op_names / sizeof op_names[0]); i++) {
+      if (strcmp(op_names[i], op) == 0) {
+         return i;
+      }
+   }
+   return -1;
 }
 
 bool duet_store_changelog_append(duet_session_t *session, const duet_store_change_entry_t *entry,
                                  duet_error_t *error)
 {
    duet_store_ts_t ts;
+   int32_t code = op_code(entry->op);
+   if (code < 0) {
+      duet_error_set(error, DUET_ERR_INTERNAL, "unknown change-log operation %s", entry->op);
+      return false;
+   }
    if (!duet_store_next_ts(session, &ts, error)) {
       return false;
    }
-   sqlite3_stmt *stmt = duet_store_stmt(session,
-                                        "INSERT INTO duet_changelog(ts, wall, op, db, coll, doc_key, update_desc, "
-                                        "post, pre, extra, size) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                        error);
-   if (!stmt) {
-      return false;
+   /* the event is encoded straight into the pending buffer (BSON, little-endian) */
+   size_t start = session->pending_len;
+   pending_put_u32(session, 0); /* length, patched below */
+   if (start == 0 || ts != session->pending_ts + 1) {
+      pending_put_key(session, BSON_TYPE_INT64, 't');
+      uint64_t ts_le = BSON_UINT64_TO_LE(ts);
+      pending_put(session, &ts_le, 8);
    }
-   bson_t key = BSON_INITIALIZER;
-   if (entry->id) {
-      bson_append_value(&key, "_id", 3, entry->id);
+   session->pending_ts = ts;
+   if (code != 0) {
+      pending_put_key(session, BSON_TYPE_INT32, 'o');
+      pending_put_u32(session, (uint32_t)code);
    }
-   int64_t size = 48 + (int64_t)strlen(entry->db) + (entry->coll ? (int64_t)strlen(entry->coll) : 0) +
-                  (entry->id ? key.len : 0) + (entry->update_description ? entry->update_description->len : 0) +
-                  (entry->post ? entry->post->len : 0) + (entry->pre ? entry->pre->len : 0) +
-                  (entry->extra ? entry->extra->len : 0);
-   sqlite3_bind_int64(stmt, 1, (int64_t)ts);
-   sqlite3_bind_int64(stmt, 2, duet_store_now_ms());
-   sqlite3_bind_text(stmt, 3, entry->op, -1, SQLITE_STATIC);
-   sqlite3_bind_text(stmt, 4, entry->db, -1, SQLITE_STATIC);
-   if (entry->coll) {
-      sqlite3_bind_text(stmt, 5, entry->coll, -1, SQLITE_STATIC);
+   const char *coll = entry->coll ? entry->coll : "";
+   if (!session->pending_db || strcmp(session->pending_db, entry->db) != 0 ||
+       strcmp(session->pending_coll, coll) != 0) {
+      size_t db_len = strlen(entry->db), coll_len = strlen(coll);
+      pending_put_key(session, BSON_TYPE_UTF8, 'n');
+      pending_put_u32(session, (uint32_t)(db_len + (coll_len ? 1 + coll_len : 0) + 1));
+      pending_put(session, entry->db, db_len);
+      if (coll_len) {
+         pending_put(session, ".", 1);
+         pending_put(session, coll, coll_len);
+      }
+      pending_put(session, "", 1);
+      bson_free(session->pending_db);
+      bson_free(session->pending_coll);
+      session->pending_db = bson_strdup(entry->db);
+      session->pending_coll = bson_strdup(coll);
    }
-   bind_doc(stmt, 6, entry->id ? &key : NULL);
-   bind_doc(stmt, 7, entry->update_description);
-   bind_doc(stmt, 8, entry->post);
-   bind_doc(stmt, 9, entry->pre);
-   bind_doc(stmt, 10, entry->extra);
-   sqlite3_bind_int64(stmt, 11, size);
-   int rc = sqlite3_step(stmt);
-   sqlite3_reset(stmt);
-   bson_destroy(&key);
-   if (rc != SQLITE_DONE) {
-      return duet_store_sqlite_error(session->db, rc, "append to the change log", error);
+   if (entry->id && !entry->post) {
+      bson_t key = BSON_INITIALIZER;
+      bson_append_value(&key, "k", 1, entry->id);
+      pending_put(session, bson_get_data(&key) + 4, key.len - 5); /* the element alone */
+      bson_destroy(&key);
    }
-   session->changelog_bytes += size;
+   if (entry->update_description) {
+      pending_put_doc(session, 'u', entry->update_description);
+   }
+   if (entry->post) {
+      pending_put_doc(session, 'f', entry->post);
+   }
+   if (entry->pre) {
+      pending_put_doc(session, 'b', entry->pre);
+   }
+   if (entry->extra) {
+      pending_put_doc(session, 'x', entry->extra);
+   }
+   pending_put(session, "", 1);
+   uint32_t length = BSON_UINT32_TO_LE((uint32_t)(session->pending_len - start));
+   memcpy(session->pending + start, &length, 4);
    return true;
 }
 
-static bool append_column_doc(bson_t *event, const char *field, sqlite3_stmt *stmt, int column)
+static bool add_bytes(duet_session_t *session, int64_t bytes, duet_error_t *error)
 {
-   if (sqlite3_column_type(stmt, column) == SQLITE_NULL) {
-      return true;
-   }
-   bson_t view;
-   if (!bson_init_static(&view, sqlite3_column_blob(stmt, column), (size_t)sqlite3_column_bytes(stmt, column))) {
+   sqlite3_stmt *stmt =
+      duet_store_stmt(session, "UPDATE duet_meta SET value = value + ? WHERE key = 'changelog_bytes'", error);
+   if (!stmt) {
       return false;
    }
-   if (field) {
-      bson_append_document(event, field, -1, &view);
-   } else {
-      bson_concat(event, &view);
+   sqlite3_bind_int64(stmt, 1, bytes);
+   int rc = sqlite3_step(stmt);
+   sqlite3_reset(stmt);
+   return rc == SQLITE_DONE || duet_store_sqlite_error(session->db, rc, "change log size", error);
+}
+
+void duet_store_changelog_forget_ns(duet_session_t *session)
+{
+   bson_free(session->pending_db);
+   bson_free(session->pending_coll);
+   session->pending_db = NULL;
+   session->pending_coll = NULL;
+}
+
+bool duet_store_changelog_flush(duet_session_t *session, duet_error_t *error)
+{
+   if (session->pending_len == 0) {
+      return true;
    }
-   return true;
+   /* first event's time: the first 8 bytes after the first document's header and "t" key */
+   bson_t first;
+   int64_t first_ts = 0;
+   uint32_t first_len;
+   memcpy(&first_len, session->pending, 4);
+   first_len = BSON_UINT32_FROM_LE(first_len);
+   bson_iter_t iter;
+   if (bson_init_static(&first, session->pending, first_len) && bson_iter_init_find(&iter, &first, "t")) {
+      first_ts = bson_iter_int64(&iter);
+   }
+   sqlite3_stmt *stmt = duet_store_stmt(
+      session, "INSERT INTO duet_changelog(ts, first_ts, wall, events, size) VALUES(?, ?, ?, ?, ?)", error);
+   if (!stmt) {
+      return false;
+   }
+   int64_t size = (int64_t)session->pending_len + 40;
+   sqlite3_bind_int64(stmt, 1, (int64_t)session->last_ts);
+   sqlite3_bind_int64(stmt, 2, first_ts);
+   sqlite3_bind_int64(stmt, 3, duet_store_now_ms());
+   sqlite3_bind_blob(stmt, 4, session->pending, (int)session->pending_len, SQLITE_STATIC);
+   sqlite3_bind_int64(stmt, 5, size);
+   int rc = sqlite3_step(stmt);
+   sqlite3_reset(stmt);
+   if (rc != SQLITE_DONE) {
+      return duet_store_sqlite_error(session->db, rc, "append to the change log", error);
+   }
+   session->pending_len = 0;
+   duet_store_changelog_forget_ns(session);
+   return add_bytes(session, size, error);
+}
+
+/* Rebuilds MongoDB's event fields from a stored event; `ns` is the row's
+ * current namespace (updated when the event names one). */
+static void public_event(const bson_t *stored, int64_t wall, bson_string_t *ns, bson_t *event, duet_store_ts_t *ts)
+{
+   bson_init(event);
+   bson_iter_t iter;
+   int32_t code = 0; /* insert unless "o" says otherwise */
+   if (bson_iter_init_find(&iter, stored, "t")) {
+      *ts = (duet_store_ts_t)bson_iter_int64(&iter);
+   } else {
+      (*ts)++; /* the previous event's time + 1 */
+   }
+   if (bson_iter_init_find(&iter, stored, "o")) {
+      code = bson_iter_int32(&iter);
+   }
+   if (bson_iter_init_find(&iter, stored, "n")) {
+      bson_string_truncate(ns, 0);
+      bson_string_append(ns, bson_iter_utf8(&iter, NULL));
+   }
+   BSON_APPEND_TIMESTAMP(event, "clusterTime", (uint32_t)(*ts >> 32), (uint32_t)*ts);
+   BSON_APPEND_DATE_TIME(event, "wallTime", wall);
+   BSON_APPEND_UTF8(event, "operationType",
+                    code >= 0 && code < (int32_t)(sizeof op_names / sizeof op_names[0]) ? op_names[code] : "unknown");
+   bson_t ns_doc;
+   BSON_APPEND_DOCUMENT_BEGIN(event, "ns", &ns_doc);
+   const char *dot = strchr(ns->str, '.');
+   if (dot) {
+      bson_append_utf8(&ns_doc, "db", 2, ns->str, (int)(dot - ns->str));
+      BSON_APPEND_UTF8(&ns_doc, "coll", dot + 1);
+   } else {
+      BSON_APPEND_UTF8(&ns_doc, "db", ns->str);
+   }
+   bson_append_document_end(event, &ns_doc);
+   bson_iter_t post;
+   bool has_post = bson_iter_init_find(&post, stored, "f");
+   if (bson_iter_init_find(&iter, stored, "k")) {
+      bson_t key;
+      BSON_APPEND_DOCUMENT_BEGIN(event, "documentKey", &key);
+      bson_append_iter(&key, "_id", 3, &iter);
+      bson_append_document_end(event, &key);
+   } else if (has_post) {
+      bson_iter_t id;
+      if (bson_iter_recurse(&post, &id) && bson_iter_find(&id, "_id")) {
+         bson_t key;
+         BSON_APPEND_DOCUMENT_BEGIN(event, "documentKey", &key);
+         bson_append_iter(&key, "_id", 3, &id);
+         bson_append_document_end(event, &key);
+      }
+   }
+   if (bson_iter_init_find(&iter, stored, "u")) {
+      bson_append_iter(event, "updateDescription", -1, &iter);
+   }
+   if (has_post) {
+      bson_append_iter(event, "fullDocument", -1, &post);
+   }
+   if (bson_iter_init_find(&iter, stored, "b")) {
+      bson_append_iter(event, "fullDocumentBeforeChange", -1, &iter);
+   }
+   bson_iter_t extra;
+   if (bson_iter_init_find(&iter, stored, "x") && bson_iter_recurse(&iter, &extra)) {
+      while (bson_iter_next(&extra)) {
+         bson_append_iter(event, bson_iter_key(&extra), -1, &extra);
+      }
+   }
 }
 
 static bool read_meta_int(duet_session_t *session, const char *key, int64_t *value, duet_error_t *error)
@@ -108,48 +291,46 @@ static bool read_events(duet_session_t *session, duet_store_ts_t after, size_t l
                      "Resume of change stream was not possible, as the resume point may no longer be in the oplog.");
       return false;
    }
-   sqlite3_stmt *stmt = duet_store_stmt(session,
-                                        "SELECT ts, wall, op, db, coll, doc_key, update_desc, post, pre, extra "
-                                        "FROM duet_changelog WHERE ts > ? ORDER BY ts LIMIT ?",
-                                        error);
+   sqlite3_stmt *stmt =
+      duet_store_stmt(session, "SELECT ts, wall, events FROM duet_changelog WHERE ts > ? ORDER BY ts", error);
    if (!stmt) {
       return false;
    }
    sqlite3_bind_int64(stmt, 1, (int64_t)after);
-   sqlite3_bind_int64(stmt, 2, limit ? (int64_t)limit : -1);
    int rc;
-   bool ok = true;
-   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-      duet_store_ts_t ts = (duet_store_ts_t)sqlite3_column_int64(stmt, 0);
-      bson_t event = BSON_INITIALIZER;
-      BSON_APPEND_TIMESTAMP(&event, "clusterTime", (uint32_t)(ts >> 32), (uint32_t)ts);
-      BSON_APPEND_DATE_TIME(&event, "wallTime", sqlite3_column_int64(stmt, 1));
-      BSON_APPEND_UTF8(&event, "operationType", (const char *)sqlite3_column_text(stmt, 2));
-      bson_t ns;
-      BSON_APPEND_DOCUMENT_BEGIN(&event, "ns", &ns);
-      BSON_APPEND_UTF8(&ns, "db", (const char *)sqlite3_column_text(stmt, 3));
-      if (sqlite3_column_type(stmt, 4) != SQLITE_NULL) {
-         BSON_APPEND_UTF8(&ns, "coll", (const char *)sqlite3_column_text(stmt, 4));
-      }
-      bson_append_document_end(&event, &ns);
-      bool well_formed = append_column_doc(&event, "documentKey", stmt, 5) &&
-                         append_column_doc(&event, "updateDescription", stmt, 6) &&
-                         append_column_doc(&event, "fullDocument", stmt, 7) &&
-                         append_column_doc(&event, "fullDocumentBeforeChange", stmt, 8) &&
-                         append_column_doc(&event, NULL, stmt, 9);
-      if (!well_formed) {
+   bool ok = true, more = true;
+   size_t delivered = 0;
+   bson_string_t *ns = bson_string_new(NULL);
+   while (more && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      int64_t wall = sqlite3_column_int64(stmt, 1);
+      const uint8_t *data = sqlite3_column_blob(stmt, 2);
+      size_t len = (size_t)sqlite3_column_bytes(stmt, 2);
+      bson_string_truncate(ns, 0);
+      bson_reader_t *reader = bson_reader_new_from_data(data, len);
+      const bson_t *stored;
+      bool eof = false;
+      duet_store_ts_t ts = 0;
+      while (more && (stored = bson_reader_read(reader, &eof)) != NULL) {
+         bson_t event;
+         public_event(stored, wall, ns, &event, &ts);
+         if (ts > after) {
+            more = fn(&event, ts, context);
+            delivered++;
+            if (limit && delivered >= limit) {
+               more = false;
+            }
+         }
          bson_destroy(&event);
-         duet_error_set(error, DUET_ERR_INTERNAL, "change log entry %llu is not valid BSON", (unsigned long long)ts);
+      }
+      if (more && !eof) {
+         duet_error_set(error, DUET_ERR_INTERNAL, "a change-log row is not valid BSON");
          ok = false;
-         break;
+         more = false;
       }
-      bool more = fn(&event, ts, context);
-      bson_destroy(&event);
-      if (!more) {
-         break;
-      }
+      bson_reader_destroy(reader);
    }
-   if (ok && rc != SQLITE_ROW && rc != SQLITE_DONE) {
+   bson_string_free(ns, true);
+   if (ok && more && rc != SQLITE_DONE) {
       ok = duet_store_sqlite_error(session->db, rc, "read the change log", error);
    }
    sqlite3_reset(stmt);
@@ -159,8 +340,15 @@ static bool read_events(duet_session_t *session, duet_store_ts_t after, size_t l
 bool duet_store_changelog_read(duet_session_t *session, duet_store_ts_t after, size_t limit,
                                duet_store_change_fn fn, void *context, duet_error_t *error)
 {
+   if (session->in_write) {
+      /* read your own writes: the pending events become a row now */
+      if (!duet_store_changelog_flush(session, error)) {
+         return false;
+      }
+      return read_events(session, after, limit, fn, context, error);
+   }
    /* horizon and rows from one snapshot */
-   bool own_snapshot = !session->in_write && !session->in_read;
+   bool own_snapshot = !session->in_read;
    if (own_snapshot && !duet_session_begin_read(session, error)) {
       return false;
    }
@@ -184,6 +372,9 @@ bool duet_store_changelog_latest(duet_session_t *session, duet_store_ts_t *lates
    int rc = sqlite3_step(stmt);
    *latest = rc == SQLITE_ROW ? (duet_store_ts_t)sqlite3_column_int64(stmt, 0) : 0;
    sqlite3_reset(stmt);
+   if (rc == SQLITE_ROW && session->in_write && session->pending_len > 0) {
+      *latest = session->last_ts;
+   }
    return rc == SQLITE_ROW || duet_store_sqlite_error(session->db, rc, "read the change log", error);
 }
 
@@ -237,7 +428,8 @@ static bool prune_work(duet_session_t *session, void *arg, duet_error_t *error)
    const duet_store_options_t *options = &session->store->options;
    if (options->changelog_max_age_seconds > 0) {
       int64_t cutoff_seconds = duet_store_now_ms() / 1000 - options->changelog_max_age_seconds;
-      if (cutoff_seconds > 0 && !drop_upto(session, (int64_t)duet_store_ts_make((uint32_t)cutoff_seconds, 0), error)) {
+      if (cutoff_seconds > 0 &&
+          !drop_upto(session, (int64_t)duet_store_ts_make((uint32_t)cutoff_seconds, 0) - 1, error)) {
          return false;
       }
    }
@@ -253,8 +445,7 @@ static bool prune_work(duet_session_t *session, void *arg, duet_error_t *error)
             return false;
          }
          int64_t freed = 0, upto = 0;
-         int rc;
-         while (freed < excess && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+         while (freed < excess && sqlite3_step(stmt) == SQLITE_ROW) {
             upto = sqlite3_column_int64(stmt, 0);
             freed += sqlite3_column_int64(stmt, 1);
          }

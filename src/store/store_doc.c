@@ -16,7 +16,56 @@ struct duet_store_cursor {
    bool done;
 };
 
+sqlite3_stmt *duet_store_coll_stmt(duet_session_t *session, duet_store_coll_t *coll, duet_store_coll_stmt_kind_t kind,
+                                   duet_error_t *error)
+{
+   if (coll->stmt_generation != session->stmt_generation) {
+      memset(coll->stmts, 0, sizeof coll->stmts);
+      coll->stmt_generation = session->stmt_generation;
+   }
+   sqlite3_stmt *stmt = coll->stmts[kind];
+   if (stmt) {
+      sqlite3_reset(stmt); /* every caller binds all of its parameters */
+      return stmt;
+   }
+   static const char *const formats[] = {
+      "INSERT INTO %s(k, d) VALUES(?1, ?2)", "UPDATE %s SET d = ?1 WHERE k = ?2", "DELETE FROM %s WHERE k = ?1",
+      "SELECT d FROM %s WHERE k = ?1", "SELECT count(*) FROM %s"};
+   char sql[128];
+   snprintf(sql, sizeof sql, formats[kind], coll->table);
+   stmt = duet_store_stmt(session, sql, error);
+   coll->stmts[kind] = stmt;
+   return stmt;
+}
+
 /* ---- checks --------------------------------------------------------------------- */
+
+/* Walks every element (recursing into documents, arrays and scopes): false
+ * when lengths or terminators are inconsistent.  Cheaper than bson_validate,
+ * which calls a visitor per element; the elements' contents (UTF-8) are stored
+ * as given, as MongoDB does. */
+static bool structure_valid(bson_iter_t *iter)
+{
+   while (bson_iter_next(iter)) {
+      bson_type_t type = bson_iter_type(iter);
+      if (type == BSON_TYPE_DOCUMENT || type == BSON_TYPE_ARRAY) {
+         bson_iter_t child;
+         if (!bson_iter_recurse(iter, &child) || !structure_valid(&child)) {
+            return false;
+         }
+      } else if (type == BSON_TYPE_CODEWSCOPE) {
+         uint32_t scope_len;
+         const uint8_t *scope;
+         uint32_t code_len;
+         bson_iter_codewscope(iter, &code_len, &scope_len, &scope);
+         bson_iter_t child;
+         if (!scope || !bson_iter_init_from_data(&child, scope, scope_len) || !structure_valid(&child)) {
+            return false;
+         }
+      }
+   }
+   return iter->err_off == 0;
+}
 
 bool duet_store_check_document(const bson_t *doc, duet_error_t *error)
 {
@@ -25,13 +74,11 @@ bool duet_store_check_document(const bson_t *doc, duet_error_t *error)
                      doc->len, DUET_STORE_MAX_BSON_SIZE);
       return false;
    }
-   size_t offset = 0;
-   if (!bson_validate(doc, BSON_VALIDATE_NONE, &offset)) {
-      duet_error_set(error, DUET_ERR_INVALID_BSON, "invalid BSON document (at byte %zu)", offset);
+   bson_iter_t iter;
+   if (!bson_iter_init(&iter, doc)) {
+      duet_error_set(error, DUET_ERR_INVALID_BSON, "invalid BSON document");
       return false;
    }
-   bson_iter_t iter;
-   bson_iter_init(&iter, doc);
    while (bson_iter_next(&iter)) {
       const char *key = bson_iter_key(&iter);
       if (key[0] == '\0') {
@@ -43,14 +90,33 @@ bool duet_store_check_document(const bson_t *doc, duet_error_t *error)
                         key);
          return false;
       }
-      if (strcmp(key, "_id") == 0) {
-         bson_type_t type = bson_iter_type(&iter);
-         if (type == BSON_TYPE_ARRAY || type == BSON_TYPE_REGEX || type == BSON_TYPE_UNDEFINED) {
-            duet_error_set(error, DUET_ERR_INVALID_ID_FIELD, "The '_id' value cannot be of type %s",
-                           duet_type_name(type));
+      bson_type_t type = bson_iter_type(&iter);
+      if (key[0] == '_' && strcmp(key, "_id") == 0 &&
+          (type == BSON_TYPE_ARRAY || type == BSON_TYPE_REGEX || type == BSON_TYPE_UNDEFINED)) {
+         duet_error_set(error, DUET_ERR_INVALID_ID_FIELD, "The '_id' value cannot be of type %s", duet_type_name(type));
+         return false;
+      }
+      if (type == BSON_TYPE_DOCUMENT || type == BSON_TYPE_ARRAY || type == BSON_TYPE_CODEWSCOPE) {
+         bson_iter_t one = iter; /* structure_valid steps from before the element */
+         bson_iter_t child;
+         bool ok;
+         if (type == BSON_TYPE_CODEWSCOPE) {
+            uint32_t scope_len, code_len;
+            const uint8_t *scope;
+            bson_iter_codewscope(&one, &code_len, &scope_len, &scope);
+            ok = scope && bson_iter_init_from_data(&child, scope, scope_len) && structure_valid(&child);
+         } else {
+            ok = bson_iter_recurse(&one, &child) && structure_valid(&child);
+         }
+         if (!ok) {
+            duet_error_set(error, DUET_ERR_INVALID_BSON, "invalid BSON document (field '%s')", key);
             return false;
          }
       }
+   }
+   if (iter.err_off != 0) {
+      duet_error_set(error, DUET_ERR_INVALID_BSON, "invalid BSON document (at byte %u)", iter.err_off);
+      return false;
    }
    return true;
 }
@@ -147,9 +213,7 @@ static bool insert_work(duet_session_t *session, void *arg, duet_error_t *error)
    if (coll->has_validator && !duet_store_validate_write(coll, NULL, doc, error)) {
       goto done;
    }
-   char sql[96];
-   snprintf(sql, sizeof sql, "INSERT INTO %s(k, d) VALUES(?, ?)", coll->table);
-   sqlite3_stmt *stmt = duet_store_stmt(session, sql, error);
+   sqlite3_stmt *stmt = duet_store_coll_stmt(session, coll, DUET_STORE_STMT_INSERT, error);
    if (!stmt) {
       goto done;
    }
@@ -262,9 +326,7 @@ static bool update_work(duet_session_t *session, void *arg, duet_error_t *error)
    if (coll->has_validator && !duet_store_validate_write(coll, args->old_doc, doc, error)) {
       goto done;
    }
-   char sql[96];
-   snprintf(sql, sizeof sql, "UPDATE %s SET d = ? WHERE k = ?", coll->table);
-   sqlite3_stmt *stmt = duet_store_stmt(session, sql, error);
+   sqlite3_stmt *stmt = duet_store_coll_stmt(session, coll, DUET_STORE_STMT_UPDATE, error);
    if (!stmt) {
       goto done;
    }
@@ -351,9 +413,7 @@ static bool delete_work(duet_session_t *session, void *arg, duet_error_t *error)
       return true;
    }
    bool ok = false;
-   char sql[96];
-   snprintf(sql, sizeof sql, "DELETE FROM %s WHERE k = ?", coll->table);
-   sqlite3_stmt *stmt = duet_store_stmt(session, sql, error);
+   sqlite3_stmt *stmt = duet_store_coll_stmt(session, coll, DUET_STORE_STMT_DELETE, error);
    if (!stmt) {
       goto done;
    }
@@ -409,9 +469,7 @@ bool duet_store_find_id(duet_session_t *session, const char *db, const char *col
    if (!coll) {
       return true;
    }
-   char sql[96];
-   snprintf(sql, sizeof sql, "SELECT d FROM %s WHERE k = ?", coll->table);
-   sqlite3_stmt *stmt = duet_store_stmt(session, sql, error);
+   sqlite3_stmt *stmt = duet_store_coll_stmt(session, coll, DUET_STORE_STMT_FIND, error);
    if (!stmt) {
       return false;
    }
@@ -448,9 +506,7 @@ bool duet_store_count(duet_session_t *session, const char *db, const char *coll_
    if (!coll) {
       return true;
    }
-   char sql[96];
-   snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", coll->table);
-   sqlite3_stmt *stmt = duet_store_stmt(session, sql, error);
+   sqlite3_stmt *stmt = duet_store_coll_stmt(session, coll, DUET_STORE_STMT_COUNT, error);
    if (!stmt) {
       return false;
    }

@@ -26,6 +26,7 @@ bool duet_store_hook_add(duet_store_t *store, const char *db, const char *coll, 
    if (id) {
       *id = hook->id;
    }
+   atomic_store(&store->hooks_registered, store->hook_count);
    pthread_mutex_unlock(&store->hooks_mutex);
    return true;
 }
@@ -45,6 +46,7 @@ void duet_store_hook_remove(duet_store_t *store, uint64_t id)
          break;
       }
    }
+   atomic_store(&store->hooks_registered, store->hook_count);
    pthread_mutex_unlock(&store->hooks_mutex);
    pthread_mutex_unlock(&store->write_mutex);
 }
@@ -65,6 +67,9 @@ static bool origin_active(const duet_session_t *session, const char *origin)
 bool duet_store_hooks_run(duet_session_t *session, const duet_store_write_t *write, duet_error_t *error)
 {
    duet_store_t *store = session->store;
+   if (atomic_load(&store->hooks_registered) == 0) {
+      return true;
+   }
    /* copy the matching hooks so none is called with the table locked */
    duet_store_hook_t matching[16];
    size_t count = 0;

@@ -40,6 +40,7 @@ struct duet_store {
    pthread_mutex_t hooks_mutex;       /* guards hooks/hook_count/next_hook_id */
    duet_store_hook_t *hooks;          /* owned array */
    size_t hook_count;
+   atomic_size_t hooks_registered;    /* hook_count readable without the lock */
    uint64_t next_hook_id;
    atomic_uint_fast64_t catalog_version; /* bumped after every committed/aborted DDL */
    atomic_uint commits_since_prune;
@@ -71,6 +72,8 @@ typedef struct duet_store_coll {
    int validation_level;  /* 0 off, 1 strict, 2 moderate */
    int validation_action; /* 0 error, 1 warn */
    bool pre_images;       /* changeStreamPreAndPostImages.enabled */
+   sqlite3_stmt *stmts[5];      /* borrowed from the session's statement cache, see duet_store_coll_stmt */
+   uint64_t stmt_generation;    /* session->stmt_generation the pointers above belong to */
    duet_store_index_t *indexes; /* owned array of secondary indexes */
    size_t index_count;
    struct duet_store_coll *next;
@@ -96,11 +99,19 @@ struct duet_session {
    duet_store_stmt_slot_t *stmts; /* owned statement cache (open addressing) */
    size_t stmt_capacity;
    size_t stmt_count;
+   uint64_t stmt_generation;      /* bumped whenever the statement cache is emptied */
    const char *origins[DUET_STORE_MAX_ORIGIN_DEPTH]; /* origins of the hooks now running */
    size_t origin_depth;
    duet_store_ts_t last_ts;       /* last cluster time handed out in this transaction */
-   int64_t changelog_bytes;       /* bytes appended to the change log in this transaction */
-   int64_t savepoint_bytes[64];   /* changelog_bytes at each open savepoint (first 64 levels) */
+   uint32_t ts_seconds;           /* wall-clock seconds read once per transaction (0: not yet) */
+   uint8_t *pending;              /* owned: change events of this transaction, concatenated
+                                   * BSON documents, written as one change-log row at commit */
+   size_t pending_len;
+   size_t pending_capacity;
+   duet_store_ts_t pending_ts;    /* cluster time of the last pending event */
+   size_t savepoint_pending[64];  /* pending_len at each open savepoint (first 64 levels) */
+   char *pending_db;              /* owned: namespace of the last pending event, */
+   char *pending_coll;            /* which the next event names only when it differs */
    duet_key_t key;                /* scratch key buffer */
 };
 
@@ -121,6 +132,17 @@ bool duet_store_in_write(duet_session_t *session, duet_store_work_fn work, void 
 /* Next cluster time (strictly greater than every earlier one). Only in a write transaction. */
 bool duet_store_next_ts(duet_session_t *session, duet_store_ts_t *ts, duet_error_t *error);
 int64_t duet_store_now_ms(void);
+
+/* The statements of a collection's table, cached on the catalog entry. */
+typedef enum duet_store_coll_stmt_kind {
+   DUET_STORE_STMT_INSERT, /* INSERT INTO c(k, d) VALUES(?1, ?2) */
+   DUET_STORE_STMT_UPDATE, /* UPDATE c SET d = ?1 WHERE k = ?2 */
+   DUET_STORE_STMT_DELETE, /* DELETE FROM c WHERE k = ?1 */
+   DUET_STORE_STMT_FIND,   /* SELECT d FROM c WHERE k = ?1 */
+   DUET_STORE_STMT_COUNT,  /* SELECT count(*) FROM c */
+} duet_store_coll_stmt_kind_t;
+sqlite3_stmt *duet_store_coll_stmt(duet_session_t *session, duet_store_coll_t *coll, duet_store_coll_stmt_kind_t kind,
+                                   duet_error_t *error);
 
 /* ---- store_catalog.c ---- */
 
@@ -188,6 +210,10 @@ typedef struct duet_store_change_entry {
 
 bool duet_store_changelog_append(duet_session_t *session, const duet_store_change_entry_t *entry,
                                  duet_error_t *error);
+/* Makes the next pending event name its namespace (after a row or a rollback). */
+void duet_store_changelog_forget_ns(duet_session_t *session);
+/* Writes the pending events of the transaction as one change-log row (before COMMIT). */
+bool duet_store_changelog_flush(duet_session_t *session, duet_error_t *error);
 /* Called after each commit: prunes when due. */
 void duet_store_changelog_after_commit(duet_session_t *session);
 

@@ -19,8 +19,8 @@ static const char *schema_sql =
    "  collection_id INTEGER NOT NULL, name TEXT NOT NULL, spec BLOB NOT NULL, table_name TEXT NOT NULL,"
    "  UNIQUE(collection_id, name));"
    "CREATE TABLE IF NOT EXISTS duet_changelog("
-   "  ts INTEGER PRIMARY KEY, wall INTEGER NOT NULL, op TEXT NOT NULL, db TEXT NOT NULL, coll TEXT,"
-   "  doc_key BLOB, update_desc BLOB, post BLOB, pre BLOB, extra BLOB, size INTEGER NOT NULL);"
+   "  ts INTEGER PRIMARY KEY, first_ts INTEGER NOT NULL, wall INTEGER NOT NULL, events BLOB NOT NULL,"
+   "  size INTEGER NOT NULL);"
    "CREATE TABLE IF NOT EXISTS duet_partner_links(name TEXT PRIMARY KEY, doc BLOB NOT NULL) WITHOUT ROWID;"
    "CREATE TABLE IF NOT EXISTS duet_migration_progress(name TEXT PRIMARY KEY, doc BLOB NOT NULL) WITHOUT ROWID;"
    "INSERT OR IGNORE INTO duet_meta(key, value) VALUES('format_version', 1);"
@@ -207,6 +207,8 @@ void duet_session_close(duet_session_t *session)
    duet_store_catalog_retired_free(session);
    sqlite3_close(session->db);
    duet_key_destroy(&session->key);
+   bson_free(session->pending);
+   duet_store_changelog_forget_ns(session);
    bson_free(session->stmts);
    bson_free(session);
 }
@@ -283,6 +285,7 @@ void duet_store_stmt_cache_clear(duet_session_t *session)
       }
    }
    session->stmt_count = 0;
+   session->stmt_generation++;
 }
 
 bool duet_store_exec(duet_session_t *session, const char *sql, duet_error_t *error)
@@ -325,7 +328,9 @@ bool duet_session_begin(duet_session_t *session, duet_error_t *error)
    session->savepoint_depth = 0;
    session->catalog_dirty = false;
    session->last_ts = 0;
-   session->changelog_bytes = 0;
+   session->ts_seconds = 0;
+   session->pending_len = 0;
+   duet_store_changelog_forget_ns(session);
    return true;
 }
 
@@ -342,33 +347,13 @@ static void end_write(duet_session_t *session)
    pthread_mutex_unlock(&session->store->write_mutex);
 }
 
-static bool record_changelog_bytes(duet_session_t *session, duet_error_t *error)
-{
-   if (session->changelog_bytes == 0) {
-      return true;
-   }
-   sqlite3_stmt *stmt = duet_store_stmt(
-      session, "UPDATE duet_meta SET value = value + ? WHERE key = 'changelog_bytes'", error);
-   if (!stmt) {
-      return false;
-   }
-   sqlite3_bind_int64(stmt, 1, session->changelog_bytes);
-   int rc = sqlite3_step(stmt);
-   sqlite3_reset(stmt);
-   if (rc != SQLITE_DONE) {
-      return duet_store_sqlite_error(session->db, rc, "change log size", error);
-   }
-   session->changelog_bytes = 0;
-   return true;
-}
-
 bool duet_session_commit(duet_session_t *session, duet_error_t *error)
 {
    if (!session->in_write) {
       duet_error_set(error, DUET_ERR_ILLEGAL_OPERATION, "no write transaction is open on this session");
       return false;
    }
-   if (!record_changelog_bytes(session, error)) {
+   if (!duet_store_changelog_flush(session, error)) {
       duet_session_abort(session);
       return false;
    }
@@ -397,6 +382,7 @@ void duet_session_abort(duet_session_t *session)
    if (!sqlite3_get_autocommit(session->db)) {
       sqlite3_exec(session->db, "ROLLBACK", NULL, NULL, NULL);
    }
+   session->pending_len = 0;
    end_write(session);
 }
 
@@ -411,6 +397,10 @@ bool duet_session_savepoint(duet_session_t *session, duet_error_t *error)
       duet_error_set(error, DUET_ERR_ILLEGAL_OPERATION, "savepoints need a write transaction");
       return false;
    }
+   if (session->savepoint_depth >= 64) {
+      duet_error_set(error, DUET_ERR_ILLEGAL_OPERATION, "savepoints nested deeper than 64 levels");
+      return false;
+   }
    sqlite3_stmt *stmt = duet_store_stmt(session, "SAVEPOINT duet_sp", error);
    if (!stmt) {
       return false;
@@ -421,7 +411,7 @@ bool duet_session_savepoint(duet_session_t *session, duet_error_t *error)
       return duet_store_sqlite_error(session->db, rc, "savepoint", error);
    }
    if (session->savepoint_depth < 64) {
-      session->savepoint_bytes[session->savepoint_depth] = session->changelog_bytes;
+      session->savepoint_pending[session->savepoint_depth] = session->pending_len;
    }
    session->savepoint_depth++;
    return true;
@@ -454,7 +444,9 @@ void duet_session_savepoint_rollback(duet_session_t *session)
    sqlite3_exec(session->db, "ROLLBACK TO duet_sp; RELEASE duet_sp", NULL, NULL, NULL);
    session->savepoint_depth--;
    if (session->savepoint_depth < 64) {
-      session->changelog_bytes = session->savepoint_bytes[session->savepoint_depth];
+      session->pending_len = session->savepoint_pending[session->savepoint_depth];
+      session->pending_ts = 0; /* the next event states its time again */
+      duet_store_changelog_forget_ns(session); /* the next event names its namespace again */
    }
    if (session->catalog_dirty) {
       duet_store_catalog_touch(session); /* the cache may hold rolled-back DDL */
@@ -527,7 +519,11 @@ bool duet_store_next_ts(duet_session_t *session, duet_store_ts_t *ts, duet_error
       session->last_ts = (duet_store_ts_t)sqlite3_column_int64(stmt, 0);
       sqlite3_reset(stmt);
    }
-   uint32_t now = (uint32_t)(duet_store_now_ms() / 1000);
+   /* one clock reading per transaction: its events share the second */
+   if (session->ts_seconds == 0) {
+      session->ts_seconds = (uint32_t)(duet_store_now_ms() / 1000);
+   }
+   uint32_t now = session->ts_seconds;
    uint32_t last_t = (uint32_t)(session->last_ts >> 32);
    uint32_t last_i = (uint32_t)session->last_ts;
    if (now > last_t) {

@@ -127,10 +127,37 @@ static void test_rolled_back_writes_leave_no_entries(void **state)
    collected_t c;
    read_all(f->session, 0, &c);
    assert_int_equal(c.count, 2);
+   duet_store_ts_t before_savepoint = c.last;
+   bson_destroy(&c.events);
+   /* a savepoint rolled back drops its events; the times of the rest stay exact */
+   ASSERT_OK(duet_session_begin(f->session, error));
+   store_test_insert_json(f->session, "db", "c", "{\"_id\": 4}");
+   ASSERT_OK(duet_session_savepoint(f->session, error));
+   store_test_insert_json(f->session, "db", "c", "{\"_id\": 5}");
+   store_test_insert_json(f->session, "db", "other", "{\"_id\": 5}");
+   duet_session_savepoint_rollback(f->session);
+   store_test_insert_json(f->session, "db", "c", "{\"_id\": 6}");
+   duet_store_ts_t inside = 0;
+   ASSERT_OK(duet_store_changelog_latest(f->session, &inside, error));
+   ASSERT_OK(duet_session_commit(f->session, error));
+   read_all(f->session, before_savepoint, &c);
+   assert_int_equal(c.count, 2);
+   assert_int_equal(c.last, inside); /* the reader's time of event 6 is the one it was given */
+   ASSERT_JSON_EQ(&c.events, "{\"0\": {\"operationType\": \"insert\", \"ns\": {\"db\": \"db\", \"coll\": \"c\"},"
+                             " \"documentKey\": {\"_id\": 4}, \"fullDocument\": {\"_id\": 4}},"
+                             " \"1\": {\"operationType\": \"insert\", \"ns\": {\"db\": \"db\", \"coll\": \"c\"},"
+                             " \"documentKey\": {\"_id\": 6}, \"fullDocument\": {\"_id\": 6}}}");
+   bson_destroy(&c.events);
+   read_all(f->session, 0, &c);
+   assert_int_equal(c.count, 4);
    ASSERT_JSON_EQ(&c.events, "{\"0\": {\"operationType\": \"insert\", \"ns\": {\"db\": \"db\", \"coll\": \"c\"},"
                              " \"documentKey\": {\"_id\": 1}, \"fullDocument\": {\"_id\": 1}},"
                              " \"1\": {\"operationType\": \"insert\", \"ns\": {\"db\": \"db\", \"coll\": \"c\"},"
-                             " \"documentKey\": {\"_id\": 3}, \"fullDocument\": {\"_id\": 3}}}");
+                             " \"documentKey\": {\"_id\": 3}, \"fullDocument\": {\"_id\": 3}},"
+                             " \"2\": {\"operationType\": \"insert\", \"ns\": {\"db\": \"db\", \"coll\": \"c\"},"
+                             " \"documentKey\": {\"_id\": 4}, \"fullDocument\": {\"_id\": 4}},"
+                             " \"3\": {\"operationType\": \"insert\", \"ns\": {\"db\": \"db\", \"coll\": \"c\"},"
+                             " \"documentKey\": {\"_id\": 6}, \"fullDocument\": {\"_id\": 6}}}");
    bson_destroy(&c.events);
 }
 

@@ -81,6 +81,18 @@ static void test_bad_documents(void **state)
    ASSERT_FAILS(err, DUET_ERR_BSON_OBJECT_TOO_LARGE, duet_store_insert(f->session, "db", "c", &large, NULL, error));
    duet_error_clear(&err);
    bson_destroy(&large);
+   /* invalid BSON: an embedded document whose length runs past its parent */
+   bson_t *nested = TEST_JSON("{\"_id\": 9, \"a\": {\"b\": 1}}");
+   uint8_t *bytes = bson_malloc(nested->len);
+   memcpy(bytes, bson_get_data(nested), nested->len);
+   /* {_id: int32} is 4 + 1+4+4 bytes; "a" starts at 13: type, "a\0", then the length */
+   bytes[16] = 0x7f;
+   bson_t corrupt;
+   assert_true(bson_init_static(&corrupt, bytes, nested->len));
+   ASSERT_FAILS(err, DUET_ERR_INVALID_BSON, duet_store_insert(f->session, "db", "c", &corrupt, NULL, error));
+   duet_error_clear(&err);
+   bson_free(bytes);
+   bson_destroy(nested);
    /* nested $ names and dots are allowed (MongoDB 5.0+) */
    store_test_insert_json(f->session, "db", "c", "{\"_id\": 1, \"a\": {\"$x\": 1, \"b.c\": 2}}");
    int64_t count;
