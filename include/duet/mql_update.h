@@ -113,6 +113,10 @@ bool duet_update_uses_positional(const duet_update_t *update);
 ** the new document and *modified_out tells whether it differs from old_doc.
 ** Return: false with MongoDB's error (66 ImmutableField, 14 TypeMismatch, 28
 ** PathNotViable, 2 BadValue, ...); new_doc_out is then empty.
+** Errors from apply depend on the stored document ("execution time"): mongod
+** reports them as "Plan executor error during <command> :: caused by :: <message>"
+** (command = update, findAndModify); the command layer adds that prefix
+** (duet_error_wrap).  Errors from parse are reported bare.
 */
 bool duet_update_apply(const duet_update_t *update, const bson_t *old_doc, const bson_t *query,
                        bool is_upsert_insert, bson_t *new_doc_out, bool *modified_out, duet_error_t *error);

@@ -114,6 +114,10 @@ static void test_set(void **state)
    check_update("{\"_id\": 1, \"a\": 1}", "{\"$set\": {\"a\": 1}}", "{\"_id\": 1, \"a\": 1}", false);
    /* not a noop: 1.0 is a different type */
    check_update("{\"_id\": 1, \"a\": 1}", "{\"$set\": {\"a\": 1.0}}", "{\"_id\": 1, \"a\": 1.0}", true);
+   /* signed zeros differ in bytes: stored and counted (mongod 8.2) */
+   check_update("{\"_id\": 1, \"a\": 0.0}", "{\"$set\": {\"a\": -0.0}}", "{\"_id\": 1, \"a\": -0.0}", true);
+   check_update("{\"_id\": 1, \"a\": [0.0]}", "{\"$set\": {\"a.0\": -0.0}}", "{\"_id\": 1, \"a\": [-0.0]}", true);
+   check_update("{\"_id\": 1, \"a\": 0.0}", "{\"$set\": {\"a\": 0.0}}", "{\"_id\": 1, \"a\": 0.0}", false);
    /* $set of _id to its own value is allowed */
    check_update("{\"_id\": 1, \"a\": 1}", "{\"$set\": {\"_id\": 1}}", "{\"_id\": 1, \"a\": 1}", false);
    /* empty modifier document is a noop */
@@ -225,6 +229,14 @@ static void test_inc_mul(void **state)
    check_apply_error("{\"_id\": 1, \"a\": {\"$numberLong\": \"9223372036854775807\"}}", "{\"$inc\": {\"a\": 1}}", 2,
                      "Failed to apply $inc operations to current value ((NumberLong)9223372036854775807) for document "
                      "{_id: 1}");
+   check_apply_error("{\"_id\": 1, \"a\": {\"$numberLong\": \"4611686018427387904\"}}", "{\"$mul\": {\"a\": 4}}", 2,
+                     "Failed to apply $mul operations to current value ((NumberLong)4611686018427387904) for document "
+                     "{_id: 1}");
+   check_apply_error("{\"_id\": \"int32\", \"v\": 42}", "{\"$inc\": {\"v\": {\"$numberLong\": \"9223372036854775807\"}}}", 2,
+                     "Failed to apply $inc operations to current value ((NumberInt)42) for document {_id: \"int32\"}");
+   check_apply_error("{\"_id\": \"x\", \"v\": [{\"foo\": [{\"bar\": \"s\"}]}]}", "{\"$inc\": {\"v.0.foo.0.bar\": 1}}", 14,
+                     "Cannot apply $inc to a value of non-numeric type. {_id: \"x\"} has the field 'bar' of non-numeric "
+                     "type string");
    check_apply_error("{\"_id\": 1}", "{\"$inc\": {\"_id\": 1}}", 66,
                      "Performing an update on the path '_id' would modify the immutable field '_id'");
 }
