@@ -42,6 +42,11 @@ static bson_decimal128_t decimal_pack(bool negative, u128_t coefficient, int exp
    return d;
 }
 
+bson_decimal128_t expr_decimal_from_parts(bool negative, unsigned __int128 coefficient, int exponent)
+{
+   return decimal_pack(negative, coefficient, exponent);
+}
+
 static u128_t pow10_u128(int n)
 {
    u128_t p = 1;

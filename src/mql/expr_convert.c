@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define NO_ON_ERROR " in $convert with no onError value"
 
@@ -214,23 +215,145 @@ static bool parse_double(const char *s, uint32_t length, double *out, const char
    return true;
 }
 
+/* Decimal128(string) as MongoDB's NumberParser uses it: round half-even to 34 digits, report
+ * overflow/underflow, and require the whole string to be consumed. */
 static bool parse_decimal(const char *s, uint32_t length, bson_decimal128_t *out, const char **reason)
 {
-   if (bson_decimal128_from_string_w_len(s, (int)length, out)) {
-      return true;
-   }
-   /* libbson rejects values out of range; tell overflow from underflow from garbage. */
-   char *end = NULL;
-   strtod(s, &end);
-   if (end == s || (uint32_t)(end - s) != length) {
-      *reason = end != s && (uint32_t)(end - s) != length ? "Did not consume whole string."
-                                                             : "Failed to parse string to decimal";
+   if (length == 0) {
+      *reason = "Empty string";
       return false;
    }
-   const char *e = strpbrk(s, "eE");
-   *reason = e && e[1] == '-' ? "Conversion from string to decimal would underflow"
-                              : "Conversion from string to decimal would overflow";
-   return false;
+   if (s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\v' || s[0] == '\f' || s[0] == '\r') {
+      *reason = "Leading whitespace";
+      return false;
+   }
+   uint32_t i = 0;
+   bool negative = false;
+   if (s[i] == '+' || s[i] == '-') {
+      negative = s[i] == '-';
+      i++;
+   }
+   static const char *const specials[] = {"infinity", "inf", "nan"};
+   for (size_t k = 0; k < 3; k++) {
+      size_t n = strlen(specials[k]);
+      if (length - i >= n && strncasecmp(s + i, specials[k], n) == 0) {
+         if (i + n != length) {
+            *reason = "Did not consume whole string.";
+            return false;
+         }
+         bson_decimal128_from_string(k == 2 ? "NaN" : negative ? "-Infinity" : "Infinity", out);
+         return true;
+      }
+   }
+   char digits[40];
+   size_t digit_count = 0;
+   bool any_digit = false, round_sticky = false;
+   int exponent = 0;
+   char first_dropped = 0;
+   bool seen_point = false;
+   for (; i < length; i++) {
+      char c = s[i];
+      if (c == '.' && !seen_point) {
+         seen_point = true;
+         continue;
+      }
+      if (c < '0' || c > '9') {
+         break;
+      }
+      any_digit = true;
+      if (digit_count == 0 && c == '0') {
+         if (seen_point) {
+            exponent--;
+         }
+         continue;
+      }
+      if (digit_count < 34) {
+         digits[digit_count++] = c;
+         if (seen_point) {
+            exponent--;
+         }
+      } else {
+         if (!seen_point) {
+            exponent++;
+         }
+         if (first_dropped == 0) {
+            first_dropped = c;
+         } else if (c != '0') {
+            round_sticky = true;
+         }
+      }
+   }
+   if (!any_digit) {
+      *reason = "Failed to parse string to decimal";
+      return false;
+   }
+   if (i < length && (s[i] == 'e' || s[i] == 'E')) {
+      uint32_t j = i + 1;
+      bool exp_negative = false;
+      if (j < length && (s[j] == '+' || s[j] == '-')) {
+         exp_negative = s[j] == '-';
+         j++;
+      }
+      if (j < length && s[j] >= '0' && s[j] <= '9') {
+         long value = 0;
+         for (; j < length && s[j] >= '0' && s[j] <= '9'; j++) {
+            if (value < 100000000) {
+               value = value * 10 + (s[j] - '0');
+            }
+         }
+         exponent += (int)(exp_negative ? -value : value);
+         i = j;
+      }
+   }
+   unsigned __int128 coefficient = 0;
+   for (size_t k = 0; k < digit_count; k++) {
+      coefficient = coefficient * 10 + (unsigned)(digits[k] - '0');
+   }
+   /* round half-even on the first dropped digit */
+   if (first_dropped > '5' || (first_dropped == '5' && (round_sticky || (coefficient & 1)))) {
+      coefficient++;
+      static const unsigned __int128 ten34 =
+         (unsigned __int128)10000000000000000ULL * 1000000000000000000ULL; /* 10^34 */
+      if (coefficient == ten34) {
+         coefficient /= 10;
+         exponent++;
+      }
+   }
+   bool overflow = false, underflow = false;
+   if (coefficient == 0) {
+      exponent = exponent > 6111 ? 6111 : exponent < -6176 ? -6176 : exponent;
+   } else {
+      /* clamp: pad the coefficient to lower a too-large exponent */
+      while (exponent > 6111 && coefficient < (unsigned __int128)1000000000000000000ULL * 1000000000000000ULL) {
+         coefficient *= 10;
+         exponent--;
+      }
+      if (exponent > 6111) {
+         overflow = true;
+      }
+      while (exponent < -6176) {
+         if (coefficient % 10 != 0) {
+            underflow = true;
+            break;
+         }
+         coefficient /= 10;
+         exponent++;
+      }
+   }
+   if (overflow) {
+      *reason = "Conversion from string to decimal would overflow";
+      return false;
+   }
+   if (underflow) {
+      *reason = "Conversion from string to decimal would underflow";
+      return false;
+   }
+   if (i != length) {
+      *reason = "Did not consume whole string.";
+      return false;
+   }
+   *out = expr_decimal_from_parts(negative, coefficient, exponent);
+   return true;
 }
 
 static bool parse_number_string(const bson_value_t *input, bson_type_t to, bson_value_t *out, duet_error_t *error)
@@ -404,7 +527,12 @@ static bool convert_to_string(const bson_value_t *input, bson_value_t *out, duet
       expr_set_string_owned(out, hex, 24);
       return true;
    }
-   case BSON_TYPE_DATE_TIME: duet_expr_format_date(input->value.v_datetime, buffer, sizeof buffer); break;
+   case BSON_TYPE_DATE_TIME:
+      if (!expr_check_date_range(input->value.v_datetime, error)) {
+         return false;
+      }
+      duet_expr_format_date(input->value.v_datetime, buffer, sizeof buffer);
+      break;
    default: return unsupported(input, BSON_TYPE_UTF8, error);
    }
    expr_set_string(out, buffer, (uint32_t)strlen(buffer));
@@ -593,6 +721,25 @@ static bool resolve_to(const bson_value_t *to, bson_type_t *type, bool *is_null,
       }
       *type = code == -1 ? BSON_TYPE_MINKEY : code == 127 ? BSON_TYPE_MAXKEY : (bson_type_t)code;
       return true;
+   }
+   if (to->value_type == BSON_TYPE_DOCUMENT) {
+      /* 8.x form {type: <name or number>, subtype: <binData subtype>} */
+      bson_t spec;
+      bson_iter_t iter;
+      bson_init_static(&spec, to->value.v_doc.data, to->value.v_doc.data_len);
+      if (bson_iter_init_find(&iter, &spec, "type")) {
+         const bson_value_t *type_value = bson_iter_value(&iter);
+         if (type_value->value_type == BSON_TYPE_DOCUMENT) {
+            duet_error_set(error, DUET_ERR_FAILED_TO_PARSE,
+                           "$convert's 'to.type' argument must be a string or number, but is object");
+            return false;
+         }
+         bson_value_t copy = *type_value;
+         return resolve_to(&copy, type, is_null, error);
+      }
+      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "$convert's 'to' argument must be a string or number, but is %s",
+                     duet_type_name(to->value_type));
+      return false;
    }
    duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "$convert's 'to' argument must be a string or number, but is %s",
                   duet_type_name(to->value_type));

@@ -73,6 +73,19 @@ void duet_expr_format_date(int64_t ms, char *buffer, size_t size)
             t.minute, t.second, t.millisecond);
 }
 
+bool expr_check_date_range(int64_t ms, duet_error_t *error)
+{
+   broken_time_t t;
+   break_time(ms, &t);
+   if (t.year < 0 || t.year > 9999) {
+      duet_error_set(error, 18537,
+                     "Could not convert date to string: date component was outside the supported range of 0-9999: %lld",
+                     (long long)t.year);
+      return false;
+   }
+   return true;
+}
+
 bool expr_coerce_to_date(const bson_value_t *value, int64_t *ms, duet_error_t *error)
 {
    switch (value->value_type) {
@@ -483,7 +496,8 @@ static bool eval_date_to_string(const duet_expr_t *node, expr_state_t *state, bs
       goto done;
    }
    int64_t ms;
-   if (!expr_coerce_to_date(&values[D2S_DATE], &ms, error)) {
+   if (!expr_coerce_to_date(&values[D2S_DATE], &ms, error) ||
+       !expr_check_date_range(ms + (int64_t)offset * 60000, error)) {
       goto done;
    }
    const char *format = node->args[D2S_FORMAT] ? values[D2S_FORMAT].value.v_utf8.str

@@ -210,6 +210,12 @@ bool expr_convert_value(const bson_value_t *input, bson_type_t to, bson_value_t 
 /* Decimal128(double, kRoundTo15Digits): 15 significant digits, trailing zeros kept. */
 bson_decimal128_t expr_double_to_decimal(double value);
 
+/* Packs a canonical Decimal128 (coefficient < 10^34, exponent in [-6176, 6111]). */
+bson_decimal128_t expr_decimal_from_parts(bool negative, unsigned __int128 coefficient, int exponent);
+
+/* 18537 when a date's year is outside 0-9999 (MongoDB cannot format it). */
+bool expr_check_date_range(int64_t ms, duet_error_t *error);
+
 /* Parses a date string the way $toDate/$dateFromString do without a format (ISO 8601). */
 bool expr_parse_date_string(const char *string, int64_t *ms, char *reason, size_t reason_size);
 
