@@ -385,6 +385,24 @@ static bool init_pull(duet_unode_t *leaf, const bson_value_t *arg, duet_error_t 
    return true; /* plain equality */
 }
 
+/* A path with a positional `$` or an array filter `$[...]` part. */
+static bool path_is_dynamic(const char *path)
+{
+   const char *part = path;
+   for (const char *p = path;; p++) {
+      if (*p == '.' || *p == '\0') {
+         size_t n = (size_t)(p - part);
+         if ((n == 1 && part[0] == '$') || (n >= 3 && part[0] == '$' && part[1] == '[' && part[n - 1] == ']')) {
+            return true;
+         }
+         if (*p == '\0') {
+            return false;
+         }
+         part = p + 1;
+      }
+   }
+}
+
 static bool init_rename(duet_unode_t *leaf, const char *field, const bson_value_t *arg, duet_error_t *error)
 {
    const char *to = arg->value.v_utf8.str;
@@ -405,6 +423,12 @@ static bool init_rename(duet_unode_t *leaf, const char *field, const bson_value_
       ok = false;
    }
    bson_free(text);
+   if (ok && (path_is_dynamic(field) || path_is_dynamic(to))) {
+      bool source = path_is_dynamic(field);
+      duet_error_set(error, DUET_ERR_BAD_VALUE, "The %s field for $rename may not be dynamic: %s",
+                     source ? "source" : "destination", source ? field : to);
+      ok = false;
+   }
    if (ok) {
       leaf->rename_from = bson_strdup(field);
    }

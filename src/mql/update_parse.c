@@ -266,20 +266,6 @@ static bool merge_leaf(duet_update_t *update, const char *dotted, duet_unode_t *
    if (!check_path(dotted, &path, &positional_count, error)) {
       goto done;
    }
-   if (leaf->op == DUET_UOP_RENAME || leaf->op == DUET_UOP_PLACEHOLDER) {
-      /* $rename's paths may not be dynamic (RenameNode::init) */
-      bool dynamic = positional_count > 0;
-      for (size_t i = 0; i < path.count; i++) {
-         dynamic = dynamic || is_array_filter_part(path.parts[i]);
-      }
-      if (dynamic) {
-         duet_error_set(error, DUET_ERR_BAD_VALUE, "The %s field for $rename may not be dynamic: %s",
-                        leaf->op == DUET_UOP_RENAME ? "destination" : "source",
-                        leaf->op == DUET_UOP_RENAME ? dotted : dotted);
-         goto done;
-      }
-   }
-
    duet_unode_t *current = update->root;
    for (size_t i = 0; i + 1 < path.count; i++) {
       if (is_array_filter_part(path.parts[i])) {
@@ -355,6 +341,14 @@ static bool parse_modifier_field(duet_update_t *update, duet_uop_t op, const cha
          duet_update_format_element(text, name, arg);
          duet_error_set(error, DUET_ERR_BAD_VALUE, "The 'to' field for $rename must be a string: %s", text->str);
          bson_string_free(text, true);
+         return false;
+      }
+      parsed_path_t to_path;
+      path_split(arg->value.v_utf8.str, &to_path);
+      size_t to_positional = 0;
+      bool to_ok = check_path(arg->value.v_utf8.str, &to_path, &to_positional, error);
+      path_free(&to_path);
+      if (!to_ok) {
          return false;
       }
       duet_unode_t *rename = leaf_new(DUET_UOP_RENAME, op_name, arg->value.v_utf8.str);

@@ -298,6 +298,10 @@ static void test_rename(void **state)
    check_parse_error("{\"$rename\": {\"a\": \"a.b\"}}", 2,
                      "The source and target field for $rename must not be on the same path: a: \"a.b\"");
    check_parse_error("{\"$rename\": {\"a.$\": \"b\"}}", 2, "The source field for $rename may not be dynamic: a.$");
+   check_parse_error("{\"$rename\": {\"a\": \"b.$[]\"}}", 2, "The destination field for $rename may not be dynamic: b.$[]");
+   check_parse_error("{\"$rename\": {\"a.$\": 1}}", 2, "The 'to' field for $rename must be a string: a.$: 1");
+   check_parse_error("{\"$rename\": {\"a\": \"a.\"}}", 56,
+                     "The update path 'a.' contains an empty field name, which is not allowed.");
    check_parse_error("{\"$rename\": {\"a\": \"b\"}, \"$set\": {\"b\": 1}}", 40,
                      "Updating the path 'b' would create a conflict at 'b'");
    check_apply_error("{\"_id\": 1, \"a\": [{\"b\": 1}]}", "{\"$rename\": {\"a.0.b\": \"c\"}}", 2,
