@@ -6,6 +6,7 @@
  */
 #include "duet_test.h"
 
+#include <duet/doc.h>
 #include <duet/mql_pipeline.h>
 
 typedef struct array_source {
@@ -27,7 +28,7 @@ static bool array_source_next(void *context, const bson_t **doc, duet_error_t *e
 static bson_t *run_with(const char *input_json, const char *pipeline_json, const duet_pipeline_options_t *options,
                         duet_error_t *error)
 {
-   char buffer[8192];
+   char buffer[16384];
    snprintf(buffer, sizeof buffer, "{\"p\": %s}", pipeline_json);
    bson_t *pipeline_doc = TEST_JSON(buffer);
    snprintf(buffer, sizeof buffer, "{\"d\": %s}", input_json);
@@ -319,6 +320,163 @@ static void test_documents_and_stage_errors(void **state)
    expect_output("[{\"a\": 1}]", "[]", "[{\"a\": 1}]");
 }
 
+/* The conversion table of MongoDB's jstests/aggregation/expressions/convert.js, run through a
+ * pipeline as the jstest does: every row must convert to `expected` with type `target`. */
+static void test_convert_jstest_table(void **state)
+{
+   (void)state;
+   static const char *docs =
+      "[{\"_id\": 0, \"input\": 1.9, \"target\": \"double\", \"expected\": 1.9},"
+      "{\"_id\": 1, \"input\": 1.9, \"target\": \"string\", \"expected\": \"1.9\"},"
+      "{\"_id\": 2, \"input\": 1.9, \"target\": \"bool\", \"expected\": true},"
+      "{\"_id\": 3, \"input\": 1.9, \"target\": \"date\", \"expected\": {\"$date\": \"1970-01-01T00:00:00.001Z\"}},"
+      "{\"_id\": 4, \"input\": 1.9, \"target\": \"int\", \"expected\": 1},"
+      "{\"_id\": 5, \"input\": 1.9, \"target\": \"long\", \"expected\": {\"$numberLong\": \"1\"}},"
+      "{\"_id\": 6, \"input\": 1.9, \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"1.9\"}},"
+      "{\"_id\": 7, \"input\": \"1.9\", \"target\": \"double\", \"expected\": 1.9},"
+      "{\"_id\": 8, \"input\": \"str\", \"target\": \"string\", \"expected\": \"str\"},"
+      "{\"_id\": 9, \"input\": \"0123456789abcdef01234567\", \"target\": \"objectId\", \"expected\": {\"$oid\": \"0123456789abcdef01234567\"}},"
+      "{\"_id\": 10, \"input\": \"\", \"target\": \"bool\", \"expected\": true},"
+      "{\"_id\": 11, \"input\": \"1970-01-01T00:00:00.001Z\", \"target\": \"date\", \"expected\": {\"$date\": \"1970-01-01T00:00:00.001Z\"}},"
+      "{\"_id\": 12, \"input\": \"1\", \"target\": \"int\", \"expected\": 1},"
+      "{\"_id\": 13, \"input\": \"1\", \"target\": \"long\", \"expected\": {\"$numberLong\": \"1\"}},"
+      "{\"_id\": 14, \"input\": \"1.9\", \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"1.9\"}},"
+      "{\"_id\": 15, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"string\", \"expected\": \"0123456789abcdef01234567\"},"
+      "{\"_id\": 16, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"bool\", \"expected\": true},"
+      "{\"_id\": 17, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"objectId\", \"expected\": {\"$oid\": \"0123456789abcdef01234567\"}},"
+      "{\"_id\": 18, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"date\", \"expected\": {\"$date\": \"1970-08-09T22:25:43Z\"}},"
+      "{\"_id\": 19, \"input\": false, \"target\": \"double\", \"expected\": 0.0},"
+      "{\"_id\": 20, \"input\": false, \"target\": \"string\", \"expected\": \"false\"},"
+      "{\"_id\": 21, \"input\": false, \"target\": \"bool\", \"expected\": false},"
+      "{\"_id\": 22, \"input\": false, \"target\": \"int\", \"expected\": 0},"
+      "{\"_id\": 23, \"input\": false, \"target\": \"long\", \"expected\": {\"$numberLong\": \"0\"}},"
+      "{\"_id\": 24, \"input\": false, \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"0\"}},"
+      "{\"_id\": 25, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"double\", \"expected\": 123.0},"
+      "{\"_id\": 26, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"string\", \"expected\": \"1970-01-01T00:00:00.123Z\"},"
+      "{\"_id\": 27, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"bool\", \"expected\": true},"
+      "{\"_id\": 28, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"date\", \"expected\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}},"
+      "{\"_id\": 29, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"long\", \"expected\": {\"$numberLong\": \"123\"}},"
+      "{\"_id\": 30, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"123\"}},"
+      "{\"_id\": 31, \"input\": 1, \"target\": \"double\", \"expected\": 1.0},"
+      "{\"_id\": 32, \"input\": 1, \"target\": \"string\", \"expected\": \"1\"},"
+      "{\"_id\": 33, \"input\": 1, \"target\": \"bool\", \"expected\": true},"
+      "{\"_id\": 34, \"input\": 1, \"target\": \"int\", \"expected\": 1},"
+      "{\"_id\": 35, \"input\": 1, \"target\": \"long\", \"expected\": {\"$numberLong\": \"1\"}},"
+      "{\"_id\": 36, \"input\": 1, \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"1\"}},"
+      "{\"_id\": 37, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"double\", \"expected\": 1.0},"
+      "{\"_id\": 38, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"string\", \"expected\": \"1\"},"
+      "{\"_id\": 39, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"bool\", \"expected\": true},"
+      "{\"_id\": 40, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"date\", \"expected\": {\"$date\": \"1970-01-01T00:00:00.001Z\"}},"
+      "{\"_id\": 41, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"int\", \"expected\": 1},"
+      "{\"_id\": 42, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"long\", \"expected\": {\"$numberLong\": \"1\"}},"
+      "{\"_id\": 43, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"1\"}},"
+      "{\"_id\": 44, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"double\", \"expected\": 1.9},"
+      "{\"_id\": 45, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"string\", \"expected\": \"1.9\"},"
+      "{\"_id\": 46, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"bool\", \"expected\": true},"
+      "{\"_id\": 47, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"date\", \"expected\": {\"$date\": \"1970-01-01T00:00:00.001Z\"}},"
+      "{\"_id\": 48, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"int\", \"expected\": 1},"
+      "{\"_id\": 49, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"long\", \"expected\": {\"$numberLong\": \"1\"}},"
+      "{\"_id\": 50, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"1.9\"}},"
+      "{\"_id\": 51, \"input\": {\"$minKey\": 1}, \"target\": \"bool\", \"expected\": true},"
+      "{\"_id\": 52, \"input\": {\"foo\": 1, \"bar\": 2}, \"target\": \"bool\", \"expected\": true},"
+      "{\"_id\": 53, \"input\": [1, 2], \"target\": \"bool\", \"expected\": true},"
+      "{\"_id\": 54, \"input\": {\"$binary\": {\"base64\": \"BBBBBBBBBBBBBBBBBBBBBBBBBBBB\", \"subType\": \"00\"}}, \"target\": \"bool\", \"expected\": true},"
+      "{\"_id\": 55, \"input\": {\"$regularExpression\": {\"pattern\": \"B*\", \"options\": \"\"}}, \"target\": \"bool\", \"expected\": true},"
+      "{\"_id\": 56, \"input\": {\"$ref\": \"db.test\", \"$id\": \"oid\"}, \"target\": \"bool\", \"expected\": true},"
+      "{\"_id\": 57, \"input\": {\"$code\": \"function() {}\"}, \"target\": \"bool\", \"expected\": true},"
+      "{\"_id\": 58, \"input\": {\"$timestamp\": {\"t\": 0, \"i\": 1}}, \"target\": \"bool\", \"expected\": true},"
+      "{\"_id\": 59, \"input\": {\"$maxKey\": 1}, \"target\": \"bool\", \"expected\": true}]";
+   /* every row converts to `expected` (by value) with the type named by `target` */
+   duet_error_t error = DUET_ERROR_INIT;
+   bson_t *result = run_with(docs,
+                             "[{\"$project\": {\"output\": {\"$convert\": {\"to\": \"$target\", \"input\": \"$input\"}}, "
+                             "\"target\": \"$target\", \"expected\": \"$expected\"}}, {\"$sort\": {\"_id\": 1}}]",
+                             NULL, &error);
+   assert_non_null(result);
+   bson_iter_t rows, row;
+   assert_true(bson_iter_init_find(&rows, result, "r"));
+   bson_iter_recurse(&rows, &row);
+   int count = 0;
+   while (bson_iter_next(&row)) {
+      bson_t doc;
+      uint32_t length;
+      const uint8_t *data;
+      bson_iter_document(&row, &length, &data);
+      bson_init_static(&doc, data, length);
+      bson_iter_t output, target, expected, id;
+      assert_true(bson_iter_init_find(&id, &doc, "_id"));
+      assert_true(bson_iter_init_find(&output, &doc, "output"));
+      assert_true(bson_iter_init_find(&target, &doc, "target"));
+      assert_true(bson_iter_init_find(&expected, &doc, "expected"));
+      if (strcmp(duet_type_name(bson_iter_type(&output)), bson_iter_utf8(&target, NULL)) != 0 ||
+          duet_value_compare(bson_iter_value(&output), bson_iter_value(&expected)) != 0) {
+         char *text = bson_as_canonical_extended_json(&doc, NULL);
+         fail_msg("row %d: %s", bson_iter_int32(&id), text);
+      }
+      count++;
+   }
+   assert_int_equal(count, 60);
+   bson_destroy(result);
+   expect_output(docs,
+                 "[{\"$project\": {\"output\": {\"$switch\": {\"branches\": ["
+                 "{\"case\": {\"$eq\": [\"$target\", \"double\"]}, \"then\": {\"$toDouble\": \"$input\"}},"
+                 "{\"case\": {\"$eq\": [\"$target\", \"string\"]}, \"then\": {\"$toString\": \"$input\"}},"
+                 "{\"case\": {\"$eq\": [\"$target\", \"objectId\"]}, \"then\": {\"$toObjectId\": \"$input\"}},"
+                 "{\"case\": {\"$eq\": [\"$target\", \"bool\"]}, \"then\": {\"$toBool\": \"$input\"}},"
+                 "{\"case\": {\"$eq\": [\"$target\", \"date\"]}, \"then\": {\"$toDate\": \"$input\"}},"
+                 "{\"case\": {\"$eq\": [\"$target\", \"int\"]}, \"then\": {\"$toInt\": \"$input\"}},"
+                 "{\"case\": {\"$eq\": [\"$target\", \"long\"]}, \"then\": {\"$toLong\": \"$input\"}},"
+                 "{\"case\": {\"$eq\": [\"$target\", \"decimal\"]}, \"then\": {\"$toDecimal\": \"$input\"}}]}}, "
+                 "\"target\": \"$target\", \"expected\": \"$expected\"}}, {\"$count\": \"n\"}]",
+                 "[{\"n\": 60}]");
+   static const char *illegal =
+      "[{\"_id\": 0, \"input\": 1.9, \"target\": \"objectId\"},"
+      "{\"_id\": 1, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"double\"},"
+      "{\"_id\": 2, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"int\"},"
+      "{\"_id\": 3, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"long\"},"
+      "{\"_id\": 4, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"decimal\"},"
+      "{\"_id\": 5, \"input\": false, \"target\": \"objectId\"},"
+      "{\"_id\": 6, \"input\": false, \"target\": \"date\"},"
+      "{\"_id\": 7, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"objectId\"},"
+      "{\"_id\": 8, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"int\"},"
+      "{\"_id\": 9, \"input\": 1, \"target\": \"objectId\"},"
+      "{\"_id\": 10, \"input\": 1, \"target\": \"date\"},"
+      "{\"_id\": 11, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"objectId\"},"
+      "{\"_id\": 12, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"objectId\"},"
+      "{\"_id\": 13, \"input\": 1.9, \"target\": \"minKey\"}, {\"_id\": 14, \"input\": 1.9, \"target\": \"missing\"},"
+      "{\"_id\": 15, \"input\": 1.9, \"target\": \"object\"}, {\"_id\": 16, \"input\": 1.9, \"target\": \"array\"},"
+      "{\"_id\": 17, \"input\": 1.9, \"target\": \"binData\"}, {\"_id\": 18, \"input\": 1.9, \"target\": \"undefined\"},"
+      "{\"_id\": 19, \"input\": 1.9, \"target\": \"null\"}, {\"_id\": 20, \"input\": 1.9, \"target\": \"regex\"},"
+      "{\"_id\": 21, \"input\": 1.9, \"target\": \"dbPointer\"}, {\"_id\": 22, \"input\": 1.9, \"target\": \"javascript\"},"
+      "{\"_id\": 23, \"input\": 1.9, \"target\": \"symbol\"}, {\"_id\": 24, \"input\": 1.9, \"target\": \"javascriptWithScope\"},"
+      "{\"_id\": 25, \"input\": 1.9, \"target\": \"timestamp\"}, {\"_id\": 26, \"input\": 1.9, \"target\": \"maxKey\"}]";
+   for (int id = 0; id <= 26; id++) {
+      char pipeline[512];
+      snprintf(pipeline, sizeof pipeline,
+               "[{\"$match\": {\"_id\": %d}}, {\"$project\": {\"output\": {\"$convert\": {\"to\": \"$target\", \"input\": \"$input\"}}}}]",
+               id);
+      result = run_with(illegal, pipeline, NULL, &error);
+      if (result) {
+         fail_msg("illegal conversion %d succeeded", id);
+      }
+      assert_int_equal(error.code, 241);
+      duet_error_clear(&error);
+   }
+   expect_output(illegal,
+                 "[{\"$project\": {\"_id\": false, \"output\": {\"$convert\": {\"to\": \"$target\", \"input\": \"$input\", "
+                 "\"onError\": \"ERROR\"}}}}, {\"$match\": {\"output\": {\"$ne\": \"ERROR\"}}}]",
+                 "[]");
+   expect_output(illegal,
+                 "[{\"$project\": {\"_id\": false, \"output\": {\"$convert\": {\"to\": \"$target\", \"input\": \"$input\", "
+                 "\"onError\": \"$$REMOVE\"}}}}, {\"$match\": {\"$expr\": {\"$ne\": [\"$$ROOT\", {}]}}}, {\"$count\": \"n\"}]",
+                 "[]");
+   static const char *nulls = "[{\"_id\": 0, \"input\": null}, {\"_id\": 1, \"input\": {\"$undefined\": true}}, {\"_id\": 2}]";
+   expect_output(nulls, "[{\"$project\": {\"output\": {\"$convert\": {\"to\": \"int\", \"input\": \"$input\", \"onNull\": \"NULL\"}}}}]",
+                 "[{\"_id\": 0, \"output\": \"NULL\"}, {\"_id\": 1, \"output\": \"NULL\"}, {\"_id\": 2, \"output\": \"NULL\"}]");
+   expect_output(nulls, "[{\"$project\": {\"output\": {\"$convert\": {\"to\": null, \"input\": \"$input\", \"onNull\": \"NULL\"}}}}]",
+                 "[{\"_id\": 0, \"output\": \"NULL\"}, {\"_id\": 1, \"output\": \"NULL\"}, {\"_id\": 2, \"output\": \"NULL\"}]");
+}
+
 static void test_memory_limit(void **state)
 {
    (void)state;
@@ -446,6 +604,7 @@ int main(void)
       cmocka_unit_test(test_group),
       cmocka_unit_test(test_unwind),
       cmocka_unit_test(test_documents_and_stage_errors),
+      cmocka_unit_test(test_convert_jstest_table),
       cmocka_unit_test(test_memory_limit),
       cmocka_unit_test(test_apply_per_document),
       cmocka_unit_test(test_streaming_many_documents),
