@@ -44,6 +44,7 @@
 #include <stdint.h>
 
 #include <duet/error.h>
+#include <duet/mql_expr.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,9 +66,13 @@ typedef struct duet_update_options {
    /* Milliseconds since the epoch used by $currentDate and $$NOW; 0 reads the
     * wall clock once per duet_update_apply call. */
    int64_t now_ms;
+   /* Pipeline updates: names of caller variables the stages may use ($merge's
+    * `let`, e.g. `new`); borrowed during parse only.  NULL when none.  Their
+    * values are passed to duet_update_apply_env. */
+   const duet_expr_scope_t *scope;
 } duet_update_options_t;
 
-#define DUET_UPDATE_OPTIONS_INIT {NULL, 0}
+#define DUET_UPDATE_OPTIONS_INIT {NULL, 0, NULL}
 
 /*
 ** Parses an update given as a document (modifiers or replacement).  `options`
@@ -120,6 +125,16 @@ bool duet_update_uses_positional(const duet_update_t *update);
 */
 bool duet_update_apply(const duet_update_t *update, const bson_t *old_doc, const bson_t *query,
                        bool is_upsert_insert, bson_t *new_doc_out, bool *modified_out, duet_error_t *error);
+
+/*
+** duet_update_apply with caller variables for pipeline updates: env->variables
+** are the values of the scope given at parse (indexed as duet_expr_scope_define
+** returned); env->now_ms, when non-zero, is $$NOW and the $currentDate clock.
+** `env` may be NULL.  Same contract as duet_update_apply otherwise.
+*/
+bool duet_update_apply_env(const duet_update_t *update, const bson_t *old_doc, const bson_t *query,
+                           bool is_upsert_insert, const duet_expr_env_t *env, bson_t *new_doc_out, bool *modified_out,
+                           duet_error_t *error);
 
 /*
 ** Builds the upsert seed from a query filter (borrowed): the equality predicates

@@ -583,9 +583,16 @@ static bool replace_document(const duet_uelem_t *old_root, const bson_t *replace
 bool duet_update_apply(const duet_update_t *update, const bson_t *old_doc, const bson_t *query,
                        bool is_upsert_insert, bson_t *new_doc_out, bool *modified_out, duet_error_t *error)
 {
+   return duet_update_apply_env(update, old_doc, query, is_upsert_insert, NULL, new_doc_out, modified_out, error);
+}
+
+bool duet_update_apply_env(const duet_update_t *update, const bson_t *old_doc, const bson_t *query,
+                           bool is_upsert_insert, const duet_expr_env_t *env, bson_t *new_doc_out, bool *modified_out,
+                           duet_error_t *error)
+{
    bson_init(new_doc_out);
    *modified_out = false;
-   int64_t now_ms = update->now_ms ? update->now_ms : wall_clock_ms();
+   int64_t now_ms = env && env->now_ms ? env->now_ms : (update->now_ms ? update->now_ms : wall_clock_ms());
    duet_uelem_t *old_root = duet_uelem_from_bson(old_doc);
    duet_uelem_t *root = NULL;
    bool ok = true;
@@ -593,7 +600,12 @@ bool duet_update_apply(const duet_update_t *update, const bson_t *old_doc, const
 
    if (update->kind == DUET_UPDATE_PIPELINE) {
       bson_t result;
-      ok = duet_update_pipeline_apply(update, old_doc, now_ms, &result, error);
+      duet_expr_env_t pipeline_env = DUET_EXPR_ENV_INIT;
+      if (env) {
+         pipeline_env = *env;
+      }
+      pipeline_env.now_ms = now_ms;
+      ok = duet_update_pipeline_apply(update, old_doc, &pipeline_env, &result, error);
       if (ok) {
          ok = replace_document(old_root, &result, true, now_ms, &root, error);
       }

@@ -552,7 +552,7 @@ bool duet_update_parse_pipeline(const bson_t *pipeline, const duet_update_option
    }
    duet_update_t *update = update_new(pipeline, options);
    update->kind = DUET_UPDATE_PIPELINE;
-   if (!duet_update_pipeline_compile(update, pipeline, error)) {
+   if (!duet_update_pipeline_compile(update, pipeline, options ? options->scope : NULL, error)) {
       duet_update_destroy(update);
       return false;
    }

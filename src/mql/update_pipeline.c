@@ -104,7 +104,8 @@ static bool is_expression_object(const bson_value_t *value)
           bson_iter_next(&iter) && bson_iter_key(&iter)[0] == '$';
 }
 
-static bool parse_add_fields(field_spec_t *root, const bson_value_t *spec, duet_error_t *error)
+static bool parse_add_fields(field_spec_t *root, const bson_value_t *spec, const duet_expr_scope_t *scope,
+                             duet_error_t *error)
 {
    bson_iter_t iter;
    BSON_ASSERT(bson_iter_init_from_data(&iter, spec->value.v_doc.data, spec->value.v_doc.data_len));
@@ -121,10 +122,10 @@ static bool parse_add_fields(field_spec_t *root, const bson_value_t *spec, duet_
       }
       if (value->value_type == BSON_TYPE_DOCUMENT && !is_expression_object(value) &&
           value->value.v_doc.data_len > 5) {
-         if (!parse_add_fields(node, value, error)) {
+         if (!parse_add_fields(node, value, scope, error)) {
             return false;
          }
-      } else if (!duet_expr_parse(value, NULL, &node->expr, error)) {
+      } else if (!duet_expr_parse(value, scope, &node->expr, error)) {
          return false;
       }
    }
@@ -252,7 +253,7 @@ static bool value_is_inclusion(const bson_value_t *value, bool *include)
 
 /* One level of a $project spec; *mode is 1 for inclusion, -1 for exclusion, 0 unknown yet. */
 static bool parse_project_level(pipeline_stage_t *stage, field_spec_t *level, const bson_value_t *spec, bool top,
-                                int *mode, duet_error_t *error)
+                                int *mode, const duet_expr_scope_t *scope, duet_error_t *error)
 {
    bson_iter_t iter;
    BSON_ASSERT(bson_iter_init_from_data(&iter, spec->value.v_doc.data, spec->value.v_doc.data_len));
@@ -288,7 +289,7 @@ static bool parse_project_level(pipeline_stage_t *stage, field_spec_t *level, co
                            "object at path");
             return false;
          }
-         if (!parse_project_level(stage, node, value, false, mode, error)) {
+         if (!parse_project_level(stage, node, value, false, mode, scope, error)) {
             return false;
          }
       } else {
@@ -299,7 +300,7 @@ static bool parse_project_level(pipeline_stage_t *stage, field_spec_t *level, co
             return false;
          }
          *mode = 1;
-         if (!duet_expr_parse(value, NULL, &node->expr, error)) {
+         if (!duet_expr_parse(value, scope, &node->expr, error)) {
             return false;
          }
       }
@@ -307,11 +308,12 @@ static bool parse_project_level(pipeline_stage_t *stage, field_spec_t *level, co
    return true;
 }
 
-static bool parse_project(pipeline_stage_t *stage, const bson_value_t *spec, duet_error_t *error)
+static bool parse_project(pipeline_stage_t *stage, const bson_value_t *spec, const duet_expr_scope_t *scope,
+                          duet_error_t *error)
 {
    int mode = 0;
    stage->include_id = true;
-   if (!parse_project_level(stage, &stage->root, spec, true, &mode, error)) {
+   if (!parse_project_level(stage, &stage->root, spec, true, &mode, scope, error)) {
       return false;
    }
    if (mode == 0 && stage->include_id && stage->root.count == 0) {
@@ -457,7 +459,8 @@ static bool is_known_stage(const char *name)
    return false;
 }
 
-static bool compile_stage(pipeline_stage_t *stage, const bson_value_t *value, duet_error_t *error)
+static bool compile_stage(pipeline_stage_t *stage, const bson_value_t *value, const duet_expr_scope_t *scope,
+                          duet_error_t *error)
 {
    bson_iter_t iter;
    if (value->value_type != BSON_TYPE_DOCUMENT) {
@@ -484,7 +487,7 @@ static bool compile_stage(pipeline_stage_t *stage, const bson_value_t *value, du
                         duet_type_name(spec->value_type));
          return false;
       }
-      return parse_add_fields(&stage->root, spec, error);
+      return parse_add_fields(&stage->root, spec, scope, error);
    }
    if (strcmp(name, "$unset") == 0) {
       stage->kind = STAGE_UNSET;
@@ -497,7 +500,7 @@ static bool compile_stage(pipeline_stage_t *stage, const bson_value_t *value, du
          duet_error_set(error, 15969, "$project specification must be an object");
          return false;
       }
-      return parse_project(stage, spec, error);
+      return parse_project(stage, spec, scope, error);
    }
    if (strcmp(name, "$replaceRoot") == 0 || strcmp(name, "$replaceWith") == 0) {
       stage->kind = STAGE_REPLACE_ROOT;
@@ -527,7 +530,7 @@ static bool compile_stage(pipeline_stage_t *stage, const bson_value_t *value, du
          }
          root_spec = &new_root;
       }
-      return duet_expr_parse(root_spec, NULL, &stage->new_root, error);
+      return duet_expr_parse(root_spec, scope, &stage->new_root, error);
    }
    if (strcmp(name, "$fill") == 0) {
       /* MongoDB admits $fill here; duet does not implement it */
@@ -542,7 +545,8 @@ static bool compile_stage(pipeline_stage_t *stage, const bson_value_t *value, du
    return false;
 }
 
-bool duet_update_pipeline_compile(duet_update_t *update, const bson_t *pipeline_spec, duet_error_t *error)
+bool duet_update_pipeline_compile(duet_update_t *update, const bson_t *pipeline_spec, const duet_expr_scope_t *scope,
+                                  duet_error_t *error)
 {
    pipeline_t *pipeline = bson_malloc0(sizeof *pipeline);
    update->pipeline = pipeline;
@@ -552,7 +556,7 @@ bool duet_update_pipeline_compile(duet_update_t *update, const bson_t *pipeline_
    BSON_ASSERT(bson_iter_init(&iter, pipeline_spec));
    while (bson_iter_next(&iter)) {
       pipeline_stage_t *stage = &pipeline->stages[pipeline->count++];
-      if (!compile_stage(stage, bson_iter_value(&iter), error)) {
+      if (!compile_stage(stage, bson_iter_value(&iter), scope, error)) {
          return false;
       }
    }
@@ -604,12 +608,11 @@ static bool replace_root(const pipeline_stage_t *stage, const bson_t *doc, const
    return true;
 }
 
-bool duet_update_pipeline_apply(const duet_update_t *update, const bson_t *old_doc, int64_t now_ms, bson_t *new_doc,
-                                duet_error_t *error)
+bool duet_update_pipeline_apply(const duet_update_t *update, const bson_t *old_doc, const duet_expr_env_t *env_in,
+                                bson_t *new_doc, duet_error_t *error)
 {
    const pipeline_t *pipeline = update->pipeline;
-   duet_expr_env_t env = DUET_EXPR_ENV_INIT;
-   env.now_ms = now_ms;
+   duet_expr_env_t env = *env_in;
    bson_copy_to(old_doc, new_doc);
    for (size_t i = 0; i < pipeline->count; i++) {
       const pipeline_stage_t *stage = &pipeline->stages[i];

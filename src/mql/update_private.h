@@ -212,8 +212,11 @@ bool duet_update_create_path(duet_uapply_t *ctx, duet_uelem_t *element, const du
                              const duet_upath_t *path_to_create, duet_uelem_t *leaf_value, duet_uelem_t **created,
                              duet_error_t *error);
 /* Pipeline updates (update_pipeline.c). */
-bool duet_update_pipeline_compile(duet_update_t *update, const bson_t *pipeline, duet_error_t *error);
-bool duet_update_pipeline_apply(const duet_update_t *update, const bson_t *old_doc, int64_t now_ms, bson_t *new_doc,
+bool duet_update_pipeline_compile(duet_update_t *update, const bson_t *pipeline, const duet_expr_scope_t *scope,
+                                  duet_error_t *error);
+/* `env` holds the caller's variables and the clock (now_ms already resolved). */
+bool duet_update_pipeline_apply(const duet_update_t *update, const bson_t *old_doc, const duet_expr_env_t *env,
+                                bson_t *new_doc,
                                 duet_error_t *error);
 void duet_update_pipeline_free(void *pipeline);
 

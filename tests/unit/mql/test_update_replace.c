@@ -242,12 +242,55 @@ static void test_pipeline(void **state)
    assert_string_equal(error.message, "Update argument must be either an object or an array");
 }
 
+/* $merge-style pipelines see caller variables ($$new) declared in a scope at parse. */
+static void test_pipeline_variables(void **state)
+{
+   (void)state;
+   duet_expr_scope_t *scope = duet_expr_scope_new();
+   int index = duet_expr_scope_define(scope, "new");
+   bson_t *spec = TEST_JSON("{\"p\": [{\"$set\": {\"total\": {\"$add\": [\"$total\", \"$$new.total\"]}}}]}");
+   bson_iter_t iter;
+   assert_true(bson_iter_init_find(&iter, spec, "p"));
+   duet_update_options_t options = DUET_UPDATE_OPTIONS_INIT;
+   options.scope = scope;
+   duet_update_t *update = NULL;
+   duet_error_t error = DUET_ERROR_INIT;
+   if (!duet_update_parse_value(bson_iter_value(&iter), &options, &update, &error)) {
+      fail_msg("%d %s", error.code, error.message);
+   }
+   duet_expr_scope_destroy(scope);
+
+   bson_t *incoming = TEST_JSON("{\"_id\": 1, \"total\": 5}");
+   bson_value_t values[1];
+   values[0].value_type = BSON_TYPE_DOCUMENT;
+   values[0].value.v_doc.data = (uint8_t *)bson_get_data(incoming);
+   values[0].value.v_doc.data_len = incoming->len;
+   assert_int_equal(index, 0);
+   duet_expr_env_t env = DUET_EXPR_ENV_INIT;
+   env.variables = values;
+   env.variable_count = 1;
+   bson_t *doc = TEST_JSON("{\"_id\": 1, \"total\": 10}");
+   bson_t out;
+   bool modified = false;
+   if (!duet_update_apply_env(update, doc, NULL, false, &env, &out, &modified, &error)) {
+      fail_msg("%d %s", error.code, error.message);
+   }
+   ASSERT_JSON_EQ(&out, "{\"_id\": 1, \"total\": 15}");
+   assert_true(modified);
+   bson_destroy(&out);
+   bson_destroy(doc);
+   bson_destroy(incoming);
+   bson_destroy(spec);
+   duet_update_destroy(update);
+}
+
 int main(void)
 {
    const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_replacement),
       cmocka_unit_test(test_upsert),
       cmocka_unit_test(test_pipeline),
+      cmocka_unit_test(test_pipeline_variables),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }
