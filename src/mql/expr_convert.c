@@ -533,7 +533,7 @@ static bool convert_to_string(const bson_value_t *input, bson_value_t *out, duet
       }
       duet_expr_format_date(input->value.v_datetime, buffer, sizeof buffer);
       break;
-   default: return unsupported(input, BSON_TYPE_UTF8, error);
+   default: return expr_stringify_any(input, out, error); /* 8.3+: every other type has a text form */
    }
    expr_set_string(out, buffer, (uint32_t)strlen(buffer));
    return true;

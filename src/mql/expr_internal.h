@@ -207,6 +207,10 @@ bool expr_coerce_to_date(const bson_value_t *value, int64_t *ms, duet_error_t *e
  * Returns false with 241 ConversionFailure on a failed conversion. */
 bool expr_convert_value(const bson_value_t *input, bson_type_t to, bson_value_t *out, duet_error_t *error);
 
+/* $toString of the types without a classic conversion (MinKey, regex, timestamp, code, ...;
+ * objects and arrays as compact JSON).  binData fails with 4341115 (needs a format). */
+bool expr_stringify_any(const bson_value_t *input, bson_value_t *out, duet_error_t *error);
+
 /* Decimal128(double, kRoundTo15Digits): 15 significant digits, trailing zeros kept. */
 bson_decimal128_t expr_double_to_decimal(double value);
 

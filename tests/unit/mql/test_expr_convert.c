@@ -292,8 +292,7 @@ static void test_from_other_scalars(void **state)
       OK("{\"t\": {\"$timestamp\": {\"t\": 1, \"i\": 2}}}", "{\"$toBool\": \"$t\"}", "true"),
       ERR("{\"t\": {\"$timestamp\": {\"t\": 1, \"i\": 2}}}", "{\"$toLong\": \"$t\"}", 241,
           "Unsupported conversion from timestamp to long" NOERR),
-      ERR("{\"t\": {\"$timestamp\": {\"t\": 1, \"i\": 2}}}", "{\"$toString\": \"$t\"}", 241,
-          "Unsupported conversion from timestamp to string" NOERR),
+      OK("{\"t\": {\"$timestamp\": {\"t\": 1, \"i\": 2}}}", "{\"$toString\": \"$t\"}", "\"Timestamp(1, 2)\""),
    };
    RUN(cases);
 }
@@ -308,7 +307,44 @@ static void test_from_structured(void **state)
       OK("{\"b\": {\"$binary\": {\"base64\": \"AQID\", \"subType\": \"00\"}}}", "{\"$toBool\": \"$b\"}", "true"),
       OK("{\"m\": {\"$minKey\": 1}}", "{\"$toBool\": \"$m\"}", "true"),
       OK("{\"m\": {\"$maxKey\": 1}}", "{\"$toBool\": \"$m\"}", "true"),
-      ERR("{\"o\": {\"a\": 1}}", "{\"$toString\": \"$o\"}", 241, "Unsupported conversion from object to string" NOERR),
+      /* newest servers (featureFlagMqlJsEngineGap): every type has a string form */
+      OK("{\"o\": {\"foo\": \"bar\"}}", "{\"$toString\": \"$o\"}", "\"{\\\"foo\\\":\\\"bar\\\"}\""),
+      OK("{\"o\": {}}", "{\"$toString\": \"$o\"}", "\"{}\""),
+      OK("{\"o\": []}", "{\"$toString\": \"$o\"}", "\"[]\""),
+      OK("{\"o\": {\"foo\": 1.123123}}", "{\"$toString\": \"$o\"}", "\"{\\\"foo\\\":1.123123}\""),
+      OK("{\"o\": {\"foo\": [null, null]}}", "{\"$toString\": \"$o\"}", "\"{\\\"foo\\\":[null,null]}\""),
+      OK("{\"m\": {\"$minKey\": 1}}", "{\"$toString\": \"$m\"}", "\"MinKey\""),
+      OK("{\"m\": {\"$maxKey\": 1}}", "{\"$toString\": \"$m\"}", "\"MaxKey\""),
+      OK("{\"r\": {\"$regularExpression\": {\"pattern\": \"^ABC\", \"options\": \"i\"}}}", "{\"$toString\": \"$r\"}",
+         "\"/^ABC/i\""),
+      OK("{\"p\": {\"$dbPointer\": {\"$ref\": \"coll\", \"$id\": {\"$oid\": \"0102030405060708090A0B0C\"}}}}",
+         "{\"$toString\": \"$p\"}", "\"DBRef(\\\"coll\\\", 0102030405060708090a0b0c)\""),
+      OK("{\"c\": {\"$code\": \"function() {}\"}}", "{\"$toString\": \"$c\"}", "\"function() {}\""),
+      OK("{\"c\": {\"$code\": \"function() {}\", \"$scope\": {}}}", "{\"$toString\": \"$c\"}",
+         "\"CodeWScope(\\\"function() {}\\\", {})\""),
+      OK("{\"s\": {\"$symbol\": \"foo\"}}", "{\"$toString\": \"$s\"}", "\"foo\""),
+      OK("{\"o\": {\"arr\": [null, {\"$undefined\": true}, {\"$minKey\": 1}, {\"$maxKey\": 1}, "
+         "{\"$regularExpression\": {\"pattern\": \"^ABC\", \"options\": \"i\"}}, {\"$timestamp\": {\"t\": 1, \"i\": 2}}, "
+         "{\"$dbPointer\": {\"$ref\": \"coll\", \"$id\": {\"$oid\": \"0102030405060708090A0B0C\"}}}, "
+         "{\"$code\": \"function() {}\", \"$scope\": {}}, {\"$code\": \"function() {}\"}, {\"$symbol\": \"foo\"}, "
+         "{\"obj\": 1}, [1, [\"foo\"]]]}}",
+         "{\"$toString\": \"$o\"}",
+         "\"{\\\"arr\\\":[null,null,\\\"MinKey\\\",\\\"MaxKey\\\",\\\"/^ABC/i\\\",\\\"Timestamp(1, 2)\\\","
+         "\\\"DBRef(\\\\\\\"coll\\\\\\\", 0102030405060708090a0b0c)\\\",\\\"CodeWScope(\\\\\\\"function() {}\\\\\\\", {})\\\","
+         "\\\"function() {}\\\",\\\"foo\\\",{\\\"obj\\\":1},[1,[\\\"foo\\\"]]]}\""),
+      OK("{\"o\": {\"i\": {\"$oid\": \"0102030405060708090a0b0c\"}, \"d\": {\"$date\": {\"$numberLong\": \"0\"}}, "
+         "\"n\": {\"$numberDecimal\": \"-Infinity\"}, \"x\": {\"$numberDouble\": \"NaN\"}, \"l\": {\"$numberLong\": \"5\"}}}",
+         "{\"$toString\": \"$o\"}",
+         "\"{\\\"i\\\":\\\"0102030405060708090a0b0c\\\",\\\"d\\\":\\\"1970-01-01T00:00:00.000Z\\\","
+         "\\\"n\\\":\\\"-Infinity\\\",\\\"x\\\":\\\"NaN\\\",\\\"l\\\":5}\""),
+      OK("{\"o\": {\"u\": {\"$binary\": {\"base64\": \"hn3uUsMxSE6S0cVkebjmfg==\", \"subType\": \"04\"}}, "
+         "\"b\": {\"$binary\": {\"base64\": \"AQID\", \"subType\": \"00\"}}, \"q\": \"a\\\"b\\nc\"}}",
+         "{\"$toString\": \"$o\"}",
+         "\"{\\\"u\\\":\\\"867dee52-c331-484e-92d1-c56479b8e67e\\\",\\\"b\\\":\\\"AQID\\\","
+         "\\\"q\\\":\\\"a\\\\\\\"b\\\\nc\\\"}\""),
+      ERR("{\"b\": {\"$binary\": {\"base64\": \"AQID\", \"subType\": \"00\"}}}", "{\"$convert\": {\"input\": \"$b\", "
+          "\"to\": \"string\", \"onError\": 0}}", 4341115,
+          "Format must be speficied when converting from 'binData' to 'string'"),
       ERR("{\"a\": [1]}", "{\"$toInt\": \"$a\"}", 241, "Unsupported conversion from array to int" NOERR),
       ERR(NULL, "{\"$toInt\": [[\"1\"]]}", 241, "Unsupported conversion from array to int" NOERR),
       ERR("{\"b\": {\"$binary\": {\"base64\": \"AQID\", \"subType\": \"00\"}}}", "{\"$toObjectId\": \"$b\"}", 241,
