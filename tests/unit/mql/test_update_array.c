@@ -192,6 +192,11 @@ static void test_pop(void **state)
    CHECK_ERROR("{\"_id\": 1, \"a\": 1}", "{\"$pop\": {\"a.b\": 1}}", 28,
                "Cannot use the part (b) of (a.b) to traverse the element ({a: 1})");
    CHECK_ERROR("{\"_id\": 1}", "{\"$pop\": {\"a\": 2}}", 9, "$pop expects 1 or -1, found: 2");
+   /* missing parts under a document or past the end of an array are noops */
+   CHECK("{\"_id\": 1, \"a\": {\"b\": {}}}", "{\"$pop\": {\"a.b.c\": 1}}", "{\"_id\": 1, \"a\": {\"b\": {}}}", false);
+   CHECK("{\"_id\": 1, \"a\": [{\"b\": [0]}]}", "{\"$pop\": {\"a.2.b\": 1}}", "{\"_id\": 1, \"a\": [{\"b\": [0]}]}", false);
+   CHECK_ERROR("{\"_id\": 1, \"a\": [1]}", "{\"$pop\": {\"a.x\": 1}}", 28,
+               "Cannot use the part (x) of (a.x) to traverse the element ({a: [ 1 ]})");
    CHECK_ERROR("{\"_id\": 1}", "{\"$pop\": {\"a\": \"x\"}}", 9, "Expected a number in: a: \"x\"");
 }
 
@@ -254,6 +259,15 @@ static void test_all_positional(void **state)
    CHECK("{\"_id\": 1, \"a\": []}", "{\"$set\": {\"a.$[]\": 1}}", "{\"_id\": 1, \"a\": []}", false);
    CHECK_ERROR("{\"_id\": 1}", "{\"$set\": {\"a.$[]\": 1}}", 2,
                "The path 'a' must exist in the document in order to apply array updates.");
+   CHECK_ERROR("{\"_id\": 1, \"x\": {}}", "{\"$set\": {\"x.a.$[]\": 1}}", 2,
+               "The path 'x.a' must exist in the document in order to apply array updates.");
+   /* update_array_node_test: a scalar element cannot take a field */
+   CHECK_ERROR("{\"_id\": 1, \"a\": [0]}", "{\"$set\": {\"a.$[].b\": 1}}", 28, "Cannot create field 'b' in element {0: 0}");
+   CHECK_ERROR("{\"_id\": 1, \"a\": [0]}", "{\"$set\": {\"a.$[]\": 1, \"a.$[].b\": 2}}", 40,
+               "Updating the path 'a.$[].b' would create a conflict at 'a.$[]'");
+   CHECK("{\"_id\": 1, \"a\": [1, 2]}", "{\"$unset\": {\"a.$[]\": 1}}", "{\"_id\": 1, \"a\": [null, null]}", true);
+   CHECK("{\"_id\": 1, \"a\": [{\"b\": [1, 2, 3]}, {\"b\": [3]}]}", "{\"$pull\": {\"a.$[].b\": 3}}",
+         "{\"_id\": 1, \"a\": [{\"b\": [1, 2]}, {\"b\": []}]}", true);
    CHECK_ERROR("{\"_id\": 1, \"a\": 1}", "{\"$set\": {\"a.$[]\": 1}}", 2,
                "Cannot apply array updates to non-array element a: 1");
 }
@@ -271,6 +285,10 @@ static void test_array_filters(void **state)
          true);
    check("{\"_id\": 1, \"a\": [1, 2, 3]}", "{\"$inc\": {\"a.$[x]\": 10}}", "{\"f\": [{\"x\": {\"$gt\": 5}}]}", NULL,
          "{\"_id\": 1, \"a\": [1, 2, 3]}", false);
+   check_error("{\"_id\": 1, \"a\": [0]}", "{\"$set\": {\"a.$[]\": 1, \"a.$[i]\": 2}}", "{\"f\": [{\"i\": 0}]}", NULL, 40,
+               "Update created a conflict at 'a.0'");
+   check_error("{\"_id\": 1, \"a\": [0]}", "{\"$set\": {\"$[i]\": 2}}", "{\"f\": [{\"i\": 0}]}", NULL, 2,
+               "Cannot have array filter identifier (i.e. '$[<id>]') element in the first position in path '$[i]'");
    check_error("{\"_id\": 1, \"a\": [1]}", "{\"$set\": {\"a.0\": 1}}", "{\"f\": [{\"x\": 1}]}", NULL, 9,
                "The array filter for identifier 'x' was not used in the update { $set: { a.0: 1 } }");
    check_error("{\"_id\": 1, \"a\": [1]}", "{\"$set\": {\"a.$[x]\": 1, \"a.$[y]\": 2}}",
