@@ -93,6 +93,7 @@ static const struct {
    {26, "NamespaceNotFound"},
    {27, "IndexNotFound"},
    {28, "PathNotViable"},
+   {34, "CannotBackfillArray"},
    {40, "ConflictingUpdateOperators"},
    {43, "CursorNotFound"},
    {47, "NoMatchingDocument"},

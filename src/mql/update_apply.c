@@ -100,7 +100,7 @@ bool duet_update_create_path(duet_uapply_t *ctx, duet_uelem_t *element, const du
       }
       if (index > element->count && index - element->count > UPDATE_MAX_PADDING) {
          duet_uelem_free(leaf_value);
-         duet_error_set(error, DUET_ERR_BAD_VALUE, "can't backfill more than %d elements", UPDATE_MAX_PADDING);
+         duet_error_set(error, DUET_ERR_CANNOT_BACKFILL_ARRAY, "can't backfill more than %d elements", UPDATE_MAX_PADDING);
          return false;
       }
       while (element->count < index) {

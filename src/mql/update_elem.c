@@ -300,10 +300,10 @@ bool duet_update_parse_index(const char *part, size_t *index)
       if (*p < '0' || *p > '9') {
          return false;
       }
-      if (value > (SIZE_MAX - 9) / 10) {
-         return false;
-      }
       value = value * 10 + (size_t)(*p - '0');
+      if (value > UINT32_MAX) {
+         return false; /* MongoDB parses array indexes as unsigned int */
+      }
    }
    *index = value;
    return true;

@@ -145,6 +145,8 @@ static void test_set_errors(void **state)
                      "The dollar ($) prefixed field '$x' in '$x' is not allowed in the context of an update's "
                      "replacement document. Consider using an aggregation pipeline with $replaceWith.");
    check_apply_error("{\"a\": 1}", "{\"$set\": {\"_id\": [1]}}", 53, "The '_id' value cannot be of type array");
+   check_apply_error("{\"_id\": 1, \"arr\": []}", "{\"$set\": {\"arr.999999999\": 1}}", 34,
+                     "can't backfill more than 1500000 elements");
    check_apply_error("{\"_id\": 1, \"a\": [1]}", "{\"$set\": {\"a.x\": 1}}", 28,
                      "Cannot create field 'x' in element {a: [ 1 ]}");
 }
