@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- calendar (Howard Hinnant's days_from_civil) ----------------------------------------- */
 
@@ -97,6 +98,9 @@ bool expr_coerce_to_date(const bson_value_t *value, int64_t *ms, duet_error_t *e
       return false;
    }
 }
+
+static const char *const month_names[] = {"January", "February", "March",     "April",   "May",      "June",
+                                          "July",    "August",   "September", "October", "November", "December"};
 
 /* ---- time zones ----------------------------------------------------------------------------- */
 
@@ -265,10 +269,249 @@ static bool parse_iso(const char *s, int64_t *ms, bool *has_offset, char *reason
    return true;
 }
 
+/* Military time zone letters: A-I = +1..+9, K-M = +10..+12, N-Y = -1..-12, Z = 0 (J unused). */
+static bool military_zone(char letter, int *minutes)
+{
+   char c = (char)tolower((unsigned char)letter);
+   if (c >= 'a' && c <= 'i') {
+      *minutes = (c - 'a' + 1) * 60;
+   } else if (c >= 'k' && c <= 'm') {
+      *minutes = (c - 'k' + 10) * 60;
+   } else if (c >= 'n' && c <= 'y') {
+      *minutes = -(c - 'n' + 1) * 60;
+   } else if (c == 'z') {
+      *minutes = 0;
+   } else {
+      return false;
+   }
+   return true;
+}
+
+static int month_from_name(const char *word, size_t length)
+{
+   for (int m = 0; m < 12; m++) {
+      size_t full = strlen(month_names[m]);
+      if ((length == full || length == 3 || (m == 8 && length == 4)) && length <= full &&
+          strncasecmp(word, month_names[m], length) == 0) {
+         return m + 1;
+      }
+   }
+   return 0;
+}
+
+/* Reads "hh:mm[:ss[.fff]]" at *p. */
+static bool read_clock(const char **p, int *hour, int *minute, int *second, int *millis)
+{
+   const char *q = *p;
+   int h = 0, digits = 0;
+   while (isdigit((unsigned char)*q) && digits < 2) {
+      h = h * 10 + (*q++ - '0');
+      digits++;
+   }
+   if (digits == 0 || *q != ':' || !isdigit((unsigned char)q[1]) || !isdigit((unsigned char)q[2])) {
+      return false;
+   }
+   *minute = (q[1] - '0') * 10 + (q[2] - '0');
+   q += 3;
+   *second = 0;
+   *millis = 0;
+   if (*q == ':' && isdigit((unsigned char)q[1]) && isdigit((unsigned char)q[2])) {
+      *second = (q[1] - '0') * 10 + (q[2] - '0');
+      q += 3;
+      if (*q == '.' && isdigit((unsigned char)q[1])) {
+         q++;
+         int value = 0, n = 0;
+         while (isdigit((unsigned char)*q)) {
+            if (n < 3) {
+               value = value * 10 + (*q - '0');
+            }
+            n++;
+            q++;
+         }
+         for (; n < 3; n++) {
+            value *= 10;
+         }
+         *millis = value;
+      }
+   }
+   *hour = h;
+   *p = q;
+   return true;
+}
+
+/* The free-form dates timelib accepts most often: "July 4th, 2017", "July 4th, 2017 12pm",
+ * "2017-Jul-04 noon", "4 July 2017 10:00:00 GMT+02:00", military zone letters. */
+static bool parse_words(const char *s, int64_t *ms, bool *has_offset, char *reason, size_t reason_size)
+{
+   int year = -1, month = 0, day = 0, hour = 0, minute = 0, second = 0, millis = 0, offset = 0;
+   bool pm = false, am = false;
+   *has_offset = false;
+   const char *p = s;
+   for (;;) {
+      while (*p == ' ' || *p == ',' || *p == '\t') {
+         p++;
+      }
+      if (*p == '\0') {
+         break;
+      }
+      if (isalpha((unsigned char)*p)) {
+         const char *start = p;
+         while (isalpha((unsigned char)*p)) {
+            p++;
+         }
+         size_t length = (size_t)(p - start);
+         int m;
+         if (length >= 3 && (m = month_from_name(start, length)) != 0 && month == 0) {
+            month = m;
+         } else if (length == 4 && strncasecmp(start, "noon", 4) == 0) {
+            hour = 12;
+         } else if (length == 8 && strncasecmp(start, "midnight", 8) == 0) {
+            hour = 0;
+         } else if (length == 2 && strncasecmp(start, "am", 2) == 0) {
+            am = true;
+         } else if (length == 2 && strncasecmp(start, "pm", 2) == 0) {
+            pm = true;
+         } else if ((length == 3 && (strncasecmp(start, "utc", 3) == 0 || strncasecmp(start, "gmt", 3) == 0)) ||
+                    (length == 1 && military_zone(*start, &offset))) {
+            if (length == 3) {
+               offset = 0;
+               size_t n = parse_offset(p, &offset);
+               p += n;
+            }
+            *has_offset = true;
+         } else {
+            snprintf(reason, reason_size, "The timezone could not be found in the database");
+            return false;
+         }
+         continue;
+      }
+      if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) && year >= 0) {
+         size_t n = parse_offset(p, &offset);
+         if (n == 0) {
+            snprintf(reason, reason_size, "Unexpected data found.");
+            return false;
+         }
+         *has_offset = true;
+         p += n;
+         continue;
+      }
+      if (isdigit((unsigned char)*p)) {
+         const char *start = p;
+         int clock_hour;
+         if (read_clock(&p, &clock_hour, &minute, &second, &millis)) {
+            hour = clock_hour;
+            continue;
+         }
+         p = start;
+         int value = 0, digits = 0;
+         while (isdigit((unsigned char)*p)) {
+            value = value * 10 + (*p++ - '0');
+            digits++;
+         }
+         if (digits == 4 && *p == '-') {
+            /* YYYY-MM-DD or YYYY-Mon-DD */
+            year = value;
+            p++;
+            if (isalpha((unsigned char)*p)) {
+               const char *word = p;
+               while (isalpha((unsigned char)*p)) {
+                  p++;
+               }
+               month = month_from_name(word, (size_t)(p - word));
+            } else {
+               month = 0;
+               int n = 0;
+               while (isdigit((unsigned char)*p) && n < 2) {
+                  month = month * 10 + (*p++ - '0');
+                  n++;
+               }
+            }
+            if (month == 0 || *p != '-' || !isdigit((unsigned char)p[1])) {
+               snprintf(reason, reason_size, "Unexpected data found.");
+               return false;
+            }
+            p++;
+            day = 0;
+            for (int n = 0; n < 2 && isdigit((unsigned char)*p); n++) {
+               day = day * 10 + (*p++ - '0');
+            }
+            if (*p == 'T') {
+               p++;
+            }
+            continue;
+         }
+         if (digits == 4) {
+            year = value;
+            continue;
+         }
+         if (digits <= 2) {
+            if ((strncasecmp(p, "st", 2) == 0 || strncasecmp(p, "nd", 2) == 0 || strncasecmp(p, "rd", 2) == 0 ||
+                 strncasecmp(p, "th", 2) == 0) &&
+                !isalpha((unsigned char)p[2])) {
+               day = value;
+               p += 2;
+               continue;
+            }
+            if ((strncasecmp(p, "am", 2) == 0 || strncasecmp(p, "pm", 2) == 0) && !isalpha((unsigned char)p[2])) {
+               hour = value;
+               am = tolower((unsigned char)p[0]) == 'a';
+               pm = !am;
+               p += 2;
+               continue;
+            }
+            if (day == 0) {
+               day = value;
+               continue;
+            }
+         }
+      }
+      snprintf(reason, reason_size, "Unexpected data found.");
+      return false;
+   }
+   if (year < 0 || month == 0 || day == 0) {
+      snprintf(reason, reason_size, "an incomplete date/time string has been found, with elements missing");
+      return false;
+   }
+   if (!valid_date(year, month, day)) {
+      snprintf(reason, reason_size, "The parsed date was invalid");
+      return false;
+   }
+   if (pm || am) {
+      if (hour < 1 || hour > 12) {
+         snprintf(reason, reason_size, "Unexpected data found.");
+         return false;
+      }
+      hour = pm ? (hour % 12) + 12 : hour % 12;
+   }
+   if (hour > 23 || minute > 59 || second > 60) {
+      snprintf(reason, reason_size, "The parsed time was invalid");
+      return false;
+   }
+   int64_t days = expr_days_from_civil(year, (unsigned)month, (unsigned)day);
+   *ms = days * 86400000 + (int64_t)hour * 3600000 + (int64_t)minute * 60000 + (int64_t)second * 1000 + millis -
+         (int64_t)offset * 60000;
+   return true;
+}
+
+/* ISO 8601 first, then the free-form words timelib also understands. */
+static bool parse_any_date(const char *s, int64_t *ms, bool *has_offset, char *reason, size_t reason_size)
+{
+   if (parse_iso(s, ms, has_offset, reason, reason_size)) {
+      return true;
+   }
+   char iso_reason[128];
+   snprintf(iso_reason, sizeof iso_reason, "%s", reason);
+   if (parse_words(s, ms, has_offset, reason, reason_size)) {
+      return true;
+   }
+   snprintf(reason, reason_size, "%s", iso_reason);
+   return false;
+}
+
 bool expr_parse_date_string(const char *string, int64_t *ms, char *reason, size_t reason_size)
 {
    bool has_offset;
-   return parse_iso(string, ms, &has_offset, reason, reason_size);
+   return parse_any_date(string, ms, &has_offset, reason, reason_size);
 }
 
 /* ---- $year, $month, $dayOfMonth ----------------------------------------------------------------- */
@@ -366,8 +609,7 @@ fail:
 
 /* ---- $dateToString ---------------------------------------------------------------------------- */
 
-static const char *const month_names[] = {"January", "February", "March",     "April",   "May",      "June",
-                                          "July",    "August",   "September", "October", "November", "December"};
+
 
 static bool validate_format(const char *format, duet_error_t *error)
 {
@@ -750,7 +992,7 @@ static bool eval_date_from_string(const duet_expr_t *node, expr_state_t *state, 
       bool parsed = node->args[DFS_FORMAT]
                        ? parse_with_format(input->value.v_utf8.str, values[DFS_FORMAT].value.v_utf8.str, &ms,
                                            &has_offset, reason, sizeof reason)
-                       : parse_iso(input->value.v_utf8.str, &ms, &has_offset, reason, sizeof reason);
+                       : parse_any_date(input->value.v_utf8.str, &ms, &has_offset, reason, sizeof reason);
       if (parsed) {
          if (has_offset && node->args[DFS_TIMEZONE] && offset != 0) {
             duet_error_set(error, 40554,

@@ -185,12 +185,24 @@ static void test_from_string(void **state)
       OK(NULL, "{\"$toDate\": \"2018-03-03T12:00:00Z\"}", "{\"$date\": \"2018-03-03T12:00:00Z\"}"),
       OK(NULL, "{\"$toDate\": \"2018-03-20T11:00:06.123+0500\"}", "{\"$date\": \"2018-03-20T06:00:06.123Z\"}"),
       OK(NULL, "{\"$toDate\": \"2018-03-20 11:00:06 +05:00\"}", "{\"$date\": \"2018-03-20T06:00:06Z\"}"),
+      OK(NULL, "{\"$toDate\": \"2017-07-14T12:02:44.771 GMT+02:00\"}", "{\"$date\": \"2017-07-14T10:02:44.771Z\"}"),
+      OK(NULL, "{\"$toDate\": \"2017-07-14T12:02:44.771 A\"}", "{\"$date\": \"2017-07-14T11:02:44.771Z\"}"),
+      OK(NULL, "{\"$toDate\": \"July 4th, 2017\"}", "{\"$date\": \"2017-07-04T00:00:00Z\"}"),
+      OK(NULL, "{\"$toDate\": \"July 4th, 2017 12pm\"}", "{\"$date\": \"2017-07-04T12:00:00Z\"}"),
+      OK(NULL, "{\"$toDate\": \"2017-Jul-04 noon\"}", "{\"$date\": \"2017-07-04T12:00:00Z\"}"),
+      OK(NULL, "{\"$toDate\": \"1970-01-01T00:00:00.001Z\"}", "{\"$date\": \"1970-01-01T00:00:00.001Z\"}"),
    };
    RUN(cases);
    /* an unparseable date string is a ConversionFailure that onError catches */
    static const expr_case_t dates[] = {
       OK(NULL, "{\"$convert\": {\"input\": \"not a date\", \"to\": \"date\", \"onError\": \"bad\"}}", "\"bad\""),
       OK(NULL, "{\"$convert\": {\"input\": \"2018-02-30\", \"to\": \"date\", \"onError\": \"bad\"}}", "\"bad\""),
+      OK(NULL, "{\"$convert\": {\"input\": \"60.Monday1770/06:59\", \"to\": \"date\", \"onError\": \"bad\"}}", "\"bad\""),
+      OK(NULL, "{\"$convert\": {\"input\": \"2017-07-13T10:02:57 Europe/London\", \"to\": \"date\", \"onError\": 0}}", "0"),
+      OK(NULL, "{\"$convert\": {\"input\": \"July 4, 2017 Europe/London\", \"to\": \"date\", \"onError\": 0}}", "0"),
+      ERR(NULL, "{\"$toDate\": \"Definitely not a date\"}", 241,
+          "Error parsing date string 'Definitely not a date'; an incomplete date/time string has been found, with "
+          "elements missing"),
    };
    RUN(dates);
 }
