@@ -71,10 +71,14 @@ bool duet_store_hooks_run(duet_session_t *session, const duet_store_write_t *wri
       return true;
    }
    /* copy the matching hooks so none is called with the table locked */
-   duet_store_hook_t matching[16];
+   duet_store_hook_t local[8];
+   duet_store_hook_t *matching = local;
    size_t count = 0;
    pthread_mutex_lock(&store->hooks_mutex);
-   for (size_t i = 0; i < store->hook_count && count < 16; i++) {
+   if (store->hook_count > 8) {
+      matching = bson_malloc(store->hook_count * sizeof *matching);
+   }
+   for (size_t i = 0; i < store->hook_count; i++) {
       duet_store_hook_t *hook = &store->hooks[i];
       if (strcmp(hook->db, write->db) == 0 && strcmp(hook->coll, write->coll) == 0 &&
           !origin_active(session, hook->origin)) {
@@ -82,22 +86,24 @@ bool duet_store_hooks_run(duet_session_t *session, const duet_store_write_t *wri
       }
    }
    pthread_mutex_unlock(&store->hooks_mutex);
-   for (size_t i = 0; i < count; i++) {
+   bool ok = true;
+   for (size_t i = 0; ok && i < count; i++) {
       if (session->origin_depth >= DUET_STORE_MAX_ORIGIN_DEPTH) {
          duet_error_set(error, DUET_ERR_INTERNAL, "write hooks nested deeper than %d levels on %s.%s",
                         DUET_STORE_MAX_ORIGIN_DEPTH, write->db, write->coll);
-         return false;
+         ok = false;
+         break;
       }
       /* the origin string stays valid: removal waits for this write to finish */
       session->origins[session->origin_depth++] = matching[i].origin;
-      bool ok = matching[i].fn(session, write, matching[i].context, error);
+      ok = matching[i].fn(session, write, matching[i].context, error);
       session->origin_depth--;
-      if (!ok) {
-         if (error && error->code == 0) {
-            duet_error_set(error, DUET_ERR_OPERATION_FAILED, "a write hook on %s.%s failed", write->db, write->coll);
-         }
-         return false;
+      if (!ok && error && error->code == 0) {
+         duet_error_set(error, DUET_ERR_OPERATION_FAILED, "a write hook on %s.%s failed", write->db, write->coll);
       }
    }
-   return true;
+   if (matching != local) {
+      bson_free(matching);
+   }
+   return ok;
 }
