@@ -17,8 +17,9 @@
  *
  * Upserts: duet_update_upsert_seed() builds the document MongoDB starts from
  * (the query's equality fields, `$and` of equalities, `_id`); apply the update to
- * it with is_upsert_insert = true ($setOnInsert then takes effect) and the
- * result has `_id` first.  When the result has no `_id` the caller generates one.
+ * it with is_upsert_insert = true ($setOnInsert then takes effect): the result
+ * has `_id` first, a new ObjectId when neither the query nor the update gave one
+ * (MongoDB's ensureIdFieldIsFirst), and is validated as an insert.
  *
  * Semantics (MongoDB 5.0+ update system):
  *  - Modifiers are merged into one tree keyed by path; a path that is a prefix of
@@ -112,8 +113,9 @@ bool duet_update_uses_positional(const duet_update_t *update);
 ** Applies the update to `old_doc` (borrowed).
 **   query             the filter that matched old_doc (borrowed), needed only by
 **                     positional `$` paths; may be NULL otherwise.
-**   is_upsert_insert  true when old_doc is the upsert seed: $setOnInsert applies
-**                     and `_id` is moved to the front of the result.
+**   is_upsert_insert  true when old_doc is the upsert seed: $setOnInsert applies,
+**                     `_id` is moved to the front (generated when missing) and
+**                     top-level '$' fields pass as in an insert.
 ** new_doc_out is always initialized (caller bson_destroys it); on success it holds
 ** the new document and *modified_out tells whether it differs from old_doc.
 ** Return: false with MongoDB's error (66 ImmutableField, 14 TypeMismatch, 28

@@ -504,16 +504,21 @@ static int64_t wall_clock_ms(void)
    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/* Moves _id to the front (upserts). */
-static void move_id_first(duet_uelem_t *root)
+/* ensureIdFieldIsFirst(doc, generateOIDIfMissing = true) for upsert inserts. */
+static void ensure_id_first(duet_uelem_t *root)
 {
-   for (size_t i = 1; i < root->count; i++) {
+   for (size_t i = 0; i < root->count; i++) {
       if (strcmp(root->children[i]->name, "_id") == 0) {
-         duet_uelem_t *id = duet_uelem_detach_at(root, i);
-         duet_uelem_insert(root, 0, id);
+         if (i > 0) {
+            duet_uelem_t *id = duet_uelem_detach_at(root, i);
+            duet_uelem_insert(root, 0, id);
+         }
          return;
       }
    }
+   bson_value_t oid = {.value_type = BSON_TYPE_OID};
+   bson_oid_init(&oid.value.v_oid, NULL);
+   duet_uelem_insert(root, 0, duet_uelem_from_value("_id", &oid));
 }
 
 static bool find_positional_match(const duet_update_t *update, const bson_t *old_doc, const bson_t *query,
@@ -546,7 +551,7 @@ static bool find_positional_match(const duet_update_t *update, const bson_t *old
 ** *out receives the new tree (owned by the caller, also on failure).
 */
 static bool replace_document(const duet_uelem_t *old_root, const bson_t *replacement, bool from_pipeline,
-                             int64_t now_ms, duet_uelem_t **out, duet_error_t *error)
+                             bool allow_top_level_dollar, int64_t now_ms, duet_uelem_t **out, duet_error_t *error)
 {
    duet_uelem_t *root = duet_uelem_from_bson(replacement);
    *out = root;
@@ -565,7 +570,7 @@ static bool replace_document(const duet_uelem_t *old_root, const bson_t *replace
    if (old_id && !new_id) {
       duet_uelem_insert(root, 0, duet_uelem_clone(old_id, NULL));
    }
-   if (!validate_document(root, from_pipeline, error)) {
+   if (!validate_document(root, allow_top_level_dollar, error)) {
       return false;
    }
    if (old_id && new_id && duet_uelem_compare(old_id, new_id) != 0) {
@@ -607,11 +612,11 @@ bool duet_update_apply_env(const duet_update_t *update, const bson_t *old_doc, c
       pipeline_env.now_ms = now_ms;
       ok = duet_update_pipeline_apply(update, old_doc, &pipeline_env, &result, error);
       if (ok) {
-         ok = replace_document(old_root, &result, true, now_ms, &root, error);
+         ok = replace_document(old_root, &result, true, true, now_ms, &root, error);
       }
       bson_destroy(&result);
    } else if (update->kind == DUET_UPDATE_REPLACEMENT) {
-      ok = replace_document(old_root, update->spec, false, now_ms, &root, error);
+      ok = replace_document(old_root, update->spec, false, is_upsert_insert, now_ms, &root, error);
    } else {
       char matched[24];
       bool found = false;
@@ -632,16 +637,21 @@ bool duet_update_apply_env(const duet_update_t *update, const bson_t *old_doc, c
          leaf_modified = ctx.force_modified;
       }
       if (ok) {
-         ok = validate_document(root, false, error);
+         /* upsert inserts are validated as inserts: top-level '$' fields pass */
+         ok = validate_document(root, is_upsert_insert, error);
       }
    }
    if (ok && is_upsert_insert) {
-      move_id_first(root);
+      ensure_id_first(root);
    }
    if (ok) {
       duet_uelem_write_children(root, new_doc_out);
       if (new_doc_out->len > UPDATE_MAX_USER_SIZE) {
-         duet_error_set(error, 17419, "Resulting document after update is larger than %d", UPDATE_MAX_USER_SIZE);
+         if (is_upsert_insert) {
+            duet_error_set(error, 17420, "Document to upsert is larger than %d", UPDATE_MAX_USER_SIZE);
+         } else {
+            duet_error_set(error, 17419, "Resulting document after update is larger than %d", UPDATE_MAX_USER_SIZE);
+         }
          ok = false;
       }
    }

@@ -66,6 +66,7 @@ static void check_error(const char *doc_json, const char *update_json, bool pipe
    duet_error_clear(&error);
 }
 
+/* Upserts; when `expected_json` has no _id the result must start with a generated ObjectId. */
 static void check_upsert(const char *query_json, const char *update_json, bool pipeline, const char *expected_json)
 {
    duet_update_t *update = parse_or_fail(update_json, pipeline);
@@ -74,6 +75,19 @@ static void check_upsert(const char *query_json, const char *update_json, bool p
    duet_error_t error = DUET_ERROR_INIT;
    if (!duet_update_apply_upsert(update, query, &out, &error)) {
       fail_msg("upsert %s / %s: %d %s", query_json, update_json, error.code, error.message);
+   }
+   bson_t *expected = TEST_JSON(expected_json);
+   bool expected_has_id = bson_has_field(expected, "_id");
+   bson_destroy(expected);
+   bson_iter_t iter;
+   assert_true(bson_iter_init(&iter, &out) && bson_iter_next(&iter));
+   assert_string_equal(bson_iter_key(&iter), "_id");
+   if (!expected_has_id) {
+      assert_true(BSON_ITER_HOLDS_OID(&iter));
+      bson_t rest = BSON_INITIALIZER;
+      bson_copy_to_excluding_noinit(&out, &rest, "_id", NULL);
+      bson_destroy(&out);
+      bson_steal(&out, &rest);
    }
    ASSERT_JSON_EQ(&out, expected_json);
    bson_destroy(&out);
@@ -140,6 +154,8 @@ static void test_upsert(void **state)
    /* replacement upserts take only _id from the query */
    check_upsert("{\"_id\": 3, \"a\": 1}", "{\"b\": 2}", false, "{\"_id\": 3, \"b\": 2}");
    check_upsert("{\"a\": 1}", "{\"b\": 2}", false, "{\"b\": 2}");
+   /* inserted documents may hold top-level '$' fields (assertDocumentToBeInsertedIsValid) */
+   check_upsert("{\"_id\": 1}", "{\"$set\": {\"$x\": 1}}", false, "{\"_id\": 1, \"$x\": 1}");
    /* regexes are not equalities */
    check_upsert("{\"a\": {\"$regex\": \"x\"}, \"b\": {\"$regularExpression\": {\"pattern\": \"y\", \"options\": \"\"}}}",
                 "{\"$set\": {\"c\": 1}}", false, "{\"c\": 1}");
