@@ -12,8 +12,8 @@ struct duet_cursor {
    int64_t id;                   /* > 0, unique in the registry */
    char *ns;                     /* owned "db.collection" */
    duet_cursor_source_t source;  /* owned */
-   bson_t pending;               /* a document that did not fit the last batch */
-   bool has_pending;
+   bson_t *pending;              /* owned: a document that did not fit the last batch, or NULL
+                                  * (a pointer: an embedded bson_t would need 128-byte alignment) */
    bool in_use;                  /* checked out by a getMore (source called without the lock) */
    bool killed;                  /* killCursors/killSessions hit it while in use */
    bool tailable, await_data;
@@ -45,8 +45,8 @@ static void cursor_free(duet_cursor_t *cursor)
    if (cursor->source.ops && cursor->source.ops->destroy) {
       cursor->source.ops->destroy(cursor->source.state);
    }
-   if (cursor->has_pending) {
-      bson_destroy(&cursor->pending);
+   if (cursor->pending) {
+      bson_destroy(cursor->pending);
    }
    bson_free(cursor->ns);
    bson_free(cursor);
@@ -115,9 +115,10 @@ static bool cursor_fill(duet_cursor_t *cursor, int64_t limit, bson_t *array, boo
    *ended = false;
    while (limit < 0 || count < limit) {
       bson_t doc;
-      if (cursor->has_pending) {
-         doc = cursor->pending; /* moves ownership */
-         cursor->has_pending = false;
+      if (cursor->pending) {
+         bson_copy_to(cursor->pending, &doc);
+         bson_destroy(cursor->pending);
+         cursor->pending = NULL;
       } else {
          duet_cursor_step_t step = cursor->source.ops->next(cursor->source.state, &doc, error);
          if (step == DUET_CURSOR_STEP_END) {
@@ -132,8 +133,8 @@ static bool cursor_fill(duet_cursor_t *cursor, int64_t limit, bson_t *array, boo
          }
       }
       if (count > 0 && bytes + doc.len > DUET_CURSOR_MAX_BATCH_BYTES) {
-         cursor->pending = doc;
-         cursor->has_pending = true;
+         cursor->pending = bson_copy(&doc);
+         bson_destroy(&doc);
          break;
       }
       char key_buffer[16];
