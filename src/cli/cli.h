@@ -15,5 +15,6 @@ typedef struct {
 } duet_cli_command_t;
 
 int duet_cli_diff(int argc, char **argv);
+int duet_cli_plan(int argc, char **argv);
 
 #endif /* DUET_CLI_H */

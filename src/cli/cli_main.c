@@ -8,6 +8,7 @@
 
 static const duet_cli_command_t duet_cli_commands[] = {
    {"diff", duet_cli_diff, "classify the changes between two schemas"},
+   {"plan", duet_cli_plan, "write the migration spec for the changes between two schemas"},
 };
 
 static void usage(FILE *out)
