@@ -645,7 +645,19 @@ static bool convert_to_date(const bson_value_t *input, bson_value_t *out, duet_e
 
 bool expr_convert_value(const bson_value_t *input, bson_type_t to, bson_value_t *out, duet_error_t *error)
 {
+   static const expr_convert_options_t defaults = EXPR_CONVERT_OPTIONS_INIT;
+   return expr_convert_value_with(input, to, &defaults, out, error);
+}
+
+bool expr_convert_value_with(const bson_value_t *input, bson_type_t to, const expr_convert_options_t *options,
+                             bson_value_t *out, duet_error_t *error)
+{
    expr_set_missing(out);
+   bool handled;
+   bool extended = expr_convert_extended(input, to, options, out, error, &handled);
+   if (handled) {
+      return extended;
+   }
    switch (to) {
    case BSON_TYPE_UTF8: return convert_to_string(input, out, error);
    case BSON_TYPE_DOUBLE: return convert_to_double(input, out, error);
@@ -676,12 +688,22 @@ bool expr_convert_value(const bson_value_t *input, bson_type_t to, bson_value_t 
 
 /* ---- the operators ------------------------------------------------------------------------------- */
 
-/* args: 0 input, 1 to, 2 onError, 3 onNull.  option: the fixed target type of a shorthand, or -1. */
-enum { CONVERT_INPUT, CONVERT_TO, CONVERT_ON_ERROR, CONVERT_ON_NULL, CONVERT_ARG_COUNT };
+/* option: the fixed target type of a shorthand, or -1 when `to` is evaluated. */
+enum {
+   CONVERT_INPUT,
+   CONVERT_TO,
+   CONVERT_ON_ERROR,
+   CONVERT_ON_NULL,
+   CONVERT_BASE,
+   CONVERT_FORMAT,
+   CONVERT_BYTE_ORDER,
+   CONVERT_ARG_COUNT
+};
 
 /* Resolves an evaluated `to` into a type; *is_null when `to` is nullish. Errors here are not
  * ConversionFailure, so onError does not catch them. */
-static bool resolve_to(const bson_value_t *to, bson_type_t *type, bool *is_null, duet_error_t *error)
+static bool resolve_to(const bson_value_t *to, bson_type_t *type, bool *is_null, bson_value_t *subtype,
+                       duet_error_t *error)
 {
    *is_null = false;
    if (expr_value_is_nullish(to)) {
@@ -735,7 +757,11 @@ static bool resolve_to(const bson_value_t *to, bson_type_t *type, bool *is_null,
             return false;
          }
          bson_value_t copy = *type_value;
-         return resolve_to(&copy, type, is_null, error);
+         bson_iter_t sub;
+         if (bson_iter_init_find(&sub, &spec, "subtype")) {
+            *subtype = *bson_iter_value(&sub);
+         }
+         return resolve_to(&copy, type, is_null, subtype, error);
       }
       duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "$convert's 'to' argument must be a string or number, but is %s",
                      duet_type_name(to->value_type));
@@ -748,24 +774,27 @@ static bool resolve_to(const bson_value_t *to, bson_type_t *type, bool *is_null,
 
 static bool eval_convert(const duet_expr_t *node, expr_state_t *state, bson_value_t *out, duet_error_t *error)
 {
-   bson_value_t to_value = {.value_type = BSON_TYPE_EOD};
-   bson_value_t input = {.value_type = BSON_TYPE_EOD};
+   enum { V_TO, V_INPUT, V_BASE, V_FORMAT, V_BYTE_ORDER, V_COUNT };
+   static const int arg_of[V_COUNT] = {CONVERT_TO, CONVERT_INPUT, CONVERT_BASE, CONVERT_FORMAT, CONVERT_BYTE_ORDER};
+   bson_value_t values[V_COUNT];
+   for (int i = 0; i < V_COUNT; i++) {
+      values[i].value_type = BSON_TYPE_EOD;
+   }
    bson_type_t to = (bson_type_t)node->option;
    bool to_is_null = false;
    bool ok = false;
+   expr_convert_options_t options = EXPR_CONVERT_OPTIONS_INIT;
    expr_set_missing(out);
-   if (node->option < 0) {
-      if (!expr_eval(node->args[CONVERT_TO], state, &to_value, error)) {
+   /* evaluation order of the newest server: to, input, base, format, byteOrder */
+   for (int i = 0; i < V_COUNT; i++) {
+      if ((i != V_TO || node->option < 0) && !expr_eval(node->args[arg_of[i]], state, &values[i], error)) {
          goto done;
       }
    }
-   if (!expr_eval(node->args[CONVERT_INPUT], state, &input, error)) {
+   if (node->option < 0 && !resolve_to(&values[V_TO], &to, &to_is_null, &options.subtype, error)) {
       goto done;
    }
-   if (node->option < 0 && !resolve_to(&to_value, &to, &to_is_null, error)) {
-      goto done;
-   }
-   if (expr_value_is_nullish(&input)) {
+   if (expr_value_is_nullish(&values[V_INPUT])) {
       if (node->args[CONVERT_ON_NULL]) {
          ok = expr_eval(node->args[CONVERT_ON_NULL], state, out, error);
       } else {
@@ -779,15 +808,19 @@ static bool eval_convert(const duet_expr_t *node, expr_state_t *state, bson_valu
       ok = true;
       goto done;
    }
-   ok = expr_convert_value(&input, to, out, error);
+   if (!expr_convert_parse_options(&values[V_BASE], &values[V_FORMAT], &values[V_BYTE_ORDER], &options, error)) {
+      goto done;
+   }
+   ok = expr_convert_value_with(&values[V_INPUT], to, &options, out, error);
    if (!ok && error && error->code == DUET_ERR_CONVERSION_FAILURE && node->args[CONVERT_ON_ERROR]) {
       duet_error_clear(error);
       ok = expr_eval(node->args[CONVERT_ON_ERROR], state, out, error);
    }
 done:
-   /* Identity conversions of scalars return *input by value; strings are copied. */
-   bson_value_destroy(&input);
-   bson_value_destroy(&to_value);
+   /* options.subtype points into values[V_TO]; released with it */
+   for (int i = 0; i < V_COUNT; i++) {
+      bson_value_destroy(&values[i]);
+   }
    return ok;
 }
 
@@ -810,6 +843,9 @@ static bool parse_convert(const char *name, const bson_iter_t *arg, expr_parse_c
                   : strcmp(key, "to") == 0       ? CONVERT_TO
                   : strcmp(key, "onError") == 0  ? CONVERT_ON_ERROR
                   : strcmp(key, "onNull") == 0   ? CONVERT_ON_NULL
+                  : strcmp(key, "base") == 0     ? CONVERT_BASE
+                  : strcmp(key, "format") == 0   ? CONVERT_FORMAT
+                  : strcmp(key, "byteOrder") == 0 ? CONVERT_BYTE_ORDER
                                                  : -1;
       if (index < 0) {
          duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "$convert found an unknown argument: %s", key);

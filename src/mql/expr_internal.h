@@ -207,8 +207,30 @@ bool expr_coerce_to_date(const bson_value_t *value, int64_t *ms, duet_error_t *e
  * Returns false with 241 ConversionFailure on a failed conversion. */
 bool expr_convert_value(const bson_value_t *input, bson_type_t to, bson_value_t *out, duet_error_t *error);
 
+/* ---- $convert's 8.x arguments (expr_convert_base.c) ---- */
+enum { EXPR_FORMAT_AUTO, EXPR_FORMAT_BASE64, EXPR_FORMAT_BASE64URL, EXPR_FORMAT_HEX, EXPR_FORMAT_UTF8, EXPR_FORMAT_UUID };
+
+typedef struct expr_convert_options {
+   int base;             /* 2, 8, 10 or 16; 0 when absent */
+   int format;           /* EXPR_FORMAT_*, -1 when absent */
+   bool big_endian;      /* byteOrder "big" (default little) */
+   bson_value_t subtype; /* borrowed `to.subtype`; EOD when absent (binData targets are unsupported) */
+} expr_convert_options_t;
+
+#define EXPR_CONVERT_OPTIONS_INIT {0, -1, false, {.value_type = BSON_TYPE_EOD}}
+
+/* Validates evaluated base/format/byteOrder (nullish = absent); errors are not ConversionFailures. */
+bool expr_convert_parse_options(const bson_value_t *base, const bson_value_t *format, const bson_value_t *byte_order,
+                                expr_convert_options_t *options, duet_error_t *error);
+/* `base` conversions; *handled false when the pair is not one of them. */
+bool expr_convert_extended(const bson_value_t *input, bson_type_t to, const expr_convert_options_t *options,
+                           bson_value_t *out, duet_error_t *error, bool *handled);
+/* expr_convert_value with explicit options. */
+bool expr_convert_value_with(const bson_value_t *input, bson_type_t to, const expr_convert_options_t *options,
+                             bson_value_t *out, duet_error_t *error);
+
 /* $toString of the types without a classic conversion (MinKey, regex, timestamp, code, ...;
- * objects and arrays as compact JSON).  binData fails with 4341115 (needs a format). */
+ * objects and arrays as compact JSON).  binData stays an unsupported conversion. */
 bool expr_stringify_any(const bson_value_t *input, bson_value_t *out, duet_error_t *error);
 
 /* Decimal128(double, kRoundTo15Digits): 15 significant digits, trailing zeros kept. */

@@ -247,7 +247,9 @@ bool expr_stringify_any(const bson_value_t *input, bson_value_t *out, duet_error
 {
    expr_set_missing(out);
    if (input->value_type == BSON_TYPE_BINARY) {
-      duet_error_set(error, 4341115, "Format must be speficied when converting from 'binData' to 'string'");
+      /* binData <-> string needs the FCV-gated `format` conversions */
+      duet_error_set(error, DUET_ERR_CONVERSION_FAILURE,
+                     "Unsupported conversion from binData to string in $convert with no onError value");
       return false;
    }
    bson_string_t *s = bson_string_new(NULL);
