@@ -586,18 +586,19 @@ static bool replace_root(const pipeline_stage_t *stage, const bson_t *doc, const
       return false;
    }
    if (value.value_type != BSON_TYPE_DOCUMENT) {
-      bson_string_t *input = bson_string_new(NULL);
+      /* Value::toString / Document::toString renderings, as mongod 8.2 prints them */
       bson_value_t whole = {.value_type = BSON_TYPE_DOCUMENT};
       whole.value.v_doc.data = (uint8_t *)bson_get_data(doc);
       whole.value.v_doc.data_len = doc->len;
-      duet_update_format_value(input, &whole);
+      char *input = duet_expr_value_to_string(&whole);
       char *shown = value.value_type == BSON_TYPE_EOD ? bson_strdup("MISSING") : duet_expr_value_to_string(&value);
       duet_error_set(error, 40228,
-                     "'replacement document' must evaluate to an object, but resulting value was: %s. Type of resulting "
-                     "value: '%s'. Input document: %s",
-                     shown, duet_type_name(value.value_type), input->str);
+                     "%s must evaluate to an object, but resulting value was: %s. Type of resulting value: '%s'. Input "
+                     "document: %s",
+                     strcmp(stage->name, "$replaceRoot") == 0 ? "'newRoot' expression " : "'replacement document'",
+                     shown, duet_type_name(value.value_type), input);
       bson_free(shown);
-      bson_string_free(input, true);
+      bson_free(input);
       bson_value_destroy(&value);
       return false;
    }

@@ -207,6 +207,12 @@ static void test_pipeline(void **state)
          "{\"_id\": 1, \"z\": 2}", true);
    check_error("{\"_id\": 1}", "{\"p\": [{\"$set\": {\"_id\": 2}}]}", true, 66,
                "After applying the update, the (immutable) field '_id' was found to have been altered to _id: 2");
+   check_error("{\"_id\": 1, \"n\": 1}", "{\"p\": [{\"$replaceRoot\": {\"newRoot\": \"$n\"}}]}", true, 40228,
+               "'newRoot' expression  must evaluate to an object, but resulting value was: 1. Type of resulting value: "
+               "'int'. Input document: {_id: 1, n: 1}");
+   check_error("{\"_id\": 1, \"list\": []}", "{\"p\": [{\"$replaceWith\": \"$list\"}]}", true, 40228,
+               "'replacement document' must evaluate to an object, but resulting value was: []. Type of resulting "
+               "value: 'array'. Input document: {_id: 1, list: []}");
    /* a pipeline result without _id keeps the old one; top-level '$' fields are allowed there */
    check("{\"_id\": 1, \"a\": 1}", "{\"p\": [{\"$replaceWith\": {\"a\": 2}}]}", true, "{\"_id\": 1, \"a\": 2}", true);
    check("{\"_id\": 1, \"a\": 1}", "{\"p\": [{\"$unset\": [\"_id\", \"a\"]}]}", true, "{\"_id\": 1}", true);
