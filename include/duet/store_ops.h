@@ -57,6 +57,22 @@ bool duet_store_count_matching(duet_session_t *session, const char *db, const ch
 bool duet_store_distinct(duet_session_t *session, const char *db, const char *coll, const char *key,
                          const bson_t *filter, bson_t *values, duet_error_t *error);
 
+/* ---- aggregate ----------------------------------------------------------------------- */
+
+typedef struct duet_store_aggregate duet_store_aggregate_t;
+
+/*
+** Runs an aggregation pipeline (an array document of stages, duet/mql_pipeline.h)
+** over db.coll.  A leading $match also chooses the access path (point read,
+** _id range, index), as for find.  $out and $merge are not supported yet: they
+** fail to parse with 115 CommandNotSupported.  Same cursor rules as find.
+*/
+bool duet_store_aggregate(duet_session_t *session, const char *db, const char *coll, const bson_t *pipeline,
+                          bool allow_disk_use, duet_store_aggregate_t **out, duet_error_t *error);
+/* Next output document: *doc borrowed until the next call, NULL at the end. */
+bool duet_store_aggregate_next(duet_store_aggregate_t *aggregate, const bson_t **doc, duet_error_t *error);
+void duet_store_aggregate_destroy(duet_store_aggregate_t *aggregate);
+
 /* ---- insert ---------------------------------------------------------------------- */
 
 /*

@@ -467,3 +467,68 @@ bool duet_store_distinct(duet_session_t *session, const char *db, const char *co
    bson_free(sorted);
    return true;
 }
+
+/* ---- aggregate ---------------------------------------------------------------------------- */
+
+struct duet_store_aggregate {
+   duet_store_find_t *source;        /* owned: the collection, filtered by a leading $match */
+   duet_pipeline_t *pipeline;        /* owned */
+   duet_pipeline_cursor_t *cursor;   /* owned */
+};
+
+static bool aggregate_source(void *context, const bson_t **doc, duet_error_t *error)
+{
+   return duet_store_find_next(context, doc, error);
+}
+
+bool duet_store_aggregate(duet_session_t *session, const char *db, const char *coll, const bson_t *pipeline,
+                          bool allow_disk_use, duet_store_aggregate_t **out, duet_error_t *error)
+{
+   *out = NULL;
+   duet_pipeline_options_t options = {NULL, allow_disk_use, 0};
+   duet_store_aggregate_t *aggregate = bson_malloc0(sizeof *aggregate);
+   if (!duet_pipeline_parse(pipeline, &options, &aggregate->pipeline, error)) {
+      duet_store_aggregate_destroy(aggregate);
+      return false;
+   }
+   /* a leading {$match: filter} narrows the scan; the stage itself still runs */
+   bson_t filter_view;
+   const bson_t *filter = NULL;
+   bson_iter_t iter, stage;
+   if (bson_iter_init(&iter, pipeline) && bson_iter_next(&iter) && BSON_ITER_HOLDS_DOCUMENT(&iter) &&
+       bson_iter_recurse(&iter, &stage) && bson_iter_next(&stage) && strcmp(bson_iter_key(&stage), "$match") == 0 &&
+       BSON_ITER_HOLDS_DOCUMENT(&stage)) {
+      uint32_t len;
+      const uint8_t *data;
+      bson_iter_document(&stage, &len, &data);
+      if (bson_init_static(&filter_view, data, len)) {
+         filter = &filter_view;
+      }
+   }
+   duet_store_find_options_t find_options = {filter, NULL, NULL, 0, 0};
+   if (!duet_store_find(session, db, coll, &find_options, &aggregate->source, error)) {
+      duet_store_aggregate_destroy(aggregate);
+      return false;
+   }
+   aggregate->cursor = duet_pipeline_open(aggregate->pipeline, aggregate_source, aggregate->source, NULL);
+   *out = aggregate;
+   return true;
+}
+
+bool duet_store_aggregate_next(duet_store_aggregate_t *aggregate, const bson_t **doc, duet_error_t *error)
+{
+   return duet_pipeline_next(aggregate->cursor, doc, error);
+}
+
+void duet_store_aggregate_destroy(duet_store_aggregate_t *aggregate)
+{
+   if (!aggregate) {
+      return;
+   }
+   if (aggregate->cursor) {
+      duet_pipeline_close(aggregate->cursor);
+   }
+   duet_pipeline_destroy(aggregate->pipeline);
+   duet_store_find_destroy(aggregate->source);
+   bson_free(aggregate);
+}

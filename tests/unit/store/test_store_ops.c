@@ -241,6 +241,39 @@ static void test_find_and_modify(void **state)
    bson_destroy(none);
 }
 
+static void test_aggregate(void **state)
+{
+   store_fixture_t *f = *state;
+   seed(f->session);
+   bson_t *pipeline = TEST_JSON("{\"0\": {\"$match\": {\"n\": {\"$lte\": 5}}},"
+                                " \"1\": {\"$group\": {\"_id\": \"$n\", \"names\": {\"$push\": \"$name\"}}},"
+                                " \"2\": {\"$sort\": {\"_id\": 1}}}");
+   duet_store_aggregate_t *aggregate;
+   ASSERT_OK(duet_store_aggregate(f->session, "db", "c", pipeline, false, &aggregate, error));
+   bson_t results = BSON_INITIALIZER;
+   const bson_t *doc;
+   int n = 0;
+   for (;;) {
+      ASSERT_OK(duet_store_aggregate_next(aggregate, &doc, error));
+      if (!doc) {
+         break;
+      }
+      char key[8];
+      snprintf(key, sizeof key, "%d", n++);
+      BSON_APPEND_DOCUMENT(&results, key, doc);
+   }
+   duet_store_aggregate_destroy(aggregate);
+   ASSERT_JSON_EQ(&results, "{\"0\": {\"_id\": 3, \"names\": [\"b\", \"d\"]}, \"1\": {\"_id\": 5, \"names\": [\"a\"]}}");
+   bson_destroy(&results);
+   bson_destroy(pipeline);
+   duet_error_t err = DUET_ERROR_INIT;
+   pipeline = TEST_JSON("{\"0\": {\"$out\": \"target\"}}");
+   ASSERT_FAILS(err, DUET_ERR_COMMAND_NOT_SUPPORTED,
+                duet_store_aggregate(f->session, "db", "c", pipeline, false, &aggregate, error));
+   duet_error_clear(&err);
+   bson_destroy(pipeline);
+}
+
 int main(void)
 {
    const struct CMUnitTest tests[] = {
@@ -248,6 +281,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_find, store_fixture_open, store_fixture_close),
       cmocka_unit_test_setup_teardown(test_update_and_delete, store_fixture_open, store_fixture_close),
       cmocka_unit_test_setup_teardown(test_find_and_modify, store_fixture_open, store_fixture_close),
+      cmocka_unit_test_setup_teardown(test_aggregate, store_fixture_open, store_fixture_close),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }
