@@ -294,6 +294,8 @@ typedef bool (*duet_store_change_fn)(const bson_t *event, duet_store_ts_t cluste
 /*
 ** Calls `fn` for each retained change after `after` (exclusive; 0: from the
 ** oldest retained), in cluster-time order, at most `limit` (0: no limit).
+** startAtOperationTime T (inclusive) is after = T - 1.  Inside a write
+** transaction the session's own pending events are included.
 ** Error 286 ChangeStreamHistoryLost "Resume of change stream was not possible,
 ** as the resume point may no longer be in the oplog." when entries after
 ** `after` were already dropped by retention.
