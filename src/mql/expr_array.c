@@ -50,10 +50,8 @@ static bool element_at(const duet_expr_t *node, const bson_value_t *array, const
    }
    int32_t i;
    if (!expr_number_as_int32(index, &i)) {
-      char text[32];
-      duet_expr_format_double(expr_number_as_double(index), text, sizeof text);
-      duet_error_set(error, 28691, "%s's second argument must be representable as a 32-bit integer: %s", node->name,
-                     text);
+      duet_error_set(error, 28691, "%s's second argument must be representable as a 32-bit integer: %g", node->name,
+                     expr_number_as_double(index));
       return false;
    }
    int64_t length = expr_array_length(array);
@@ -106,7 +104,7 @@ static bool eval_size(const duet_expr_t *node, expr_state_t *state, bson_value_t
       return false;
    }
    if (array.value_type != BSON_TYPE_ARRAY) {
-      duet_error_set(error, 17124, "The argument to $size must be an array. Type of the argument is: %s",
+      duet_error_set(error, 17124, "The argument to $size must be an array, but was of type: %s",
                      duet_type_name(array.value_type));
       bson_value_destroy(&array);
       expr_set_missing(out);
@@ -239,13 +237,13 @@ static bool eval_concat_arrays(const duet_expr_t *node, expr_state_t *state, bso
 
 /* ---- $slice ----------------------------------------------------------------------------------------- */
 
+/* values: array, position or count, [count]; the third is only looked at after the first two
+ * passed their checks, as MongoDB evaluates it. */
 static bool slice(const bson_value_t *values, size_t count, bson_value_t *out, duet_error_t *error)
 {
-   for (size_t i = 0; i < count; i++) {
-      if (expr_value_is_nullish(&values[i])) {
-         expr_set_null(out);
-         return true;
-      }
+   if (expr_value_is_nullish(&values[0]) || expr_value_is_nullish(&values[1])) {
+      expr_set_null(out);
+      return true;
    }
    const bson_value_t *array = &values[0];
    if (array->value_type != BSON_TYPE_ARRAY) {
@@ -258,44 +256,45 @@ static bool slice(const bson_value_t *values, size_t count, bson_value_t *out, d
                      duet_type_name(values[1].value_type));
       return false;
    }
-   int32_t second;
-   if (!expr_number_as_int32(&values[1], &second)) {
-      char *t = duet_expr_value_to_string(&values[1]);
-      duet_error_set(error, 28726, "Second argument to $slice can't be represented as a 32-bit integer: %s", t);
-      bson_free(t);
+   int64_t second;
+   if (!expr_number_as_int64(&values[1], &second)) {
+      duet_error_set(error, 28726, "Second argument to $slice can't be represented as a 32-bit integer: %g",
+                     expr_number_as_double(&values[1]));
       return false;
    }
+   int32_t position = (int32_t)second; /* coerceToInt */
    int64_t length = expr_array_length(array);
    int64_t start, n;
    if (count == 2) {
-      if (second >= 0) {
+      if (position >= 0) {
          start = 0;
-         n = second;
+         n = position;
       } else {
-         start = length + second < 0 ? 0 : length + second;
+         start = length + position < 0 ? 0 : length + position;
          n = length - start;
       }
    } else {
+      start = position < 0 ? (length + position < 0 ? 0 : length + position) : (position > length ? length : position);
+      if (expr_value_is_nullish(&values[2])) {
+         expr_set_null(out);
+         return true;
+      }
       if (!duet_type_is_number(values[2].value_type)) {
          duet_error_set(error, 28727, "Third argument to $slice must be numeric, but is of type: %s",
                         duet_type_name(values[2].value_type));
          return false;
       }
-      int32_t third;
-      if (!expr_number_as_int32(&values[2], &third)) {
-         char *t = duet_expr_value_to_string(&values[2]);
-         duet_error_set(error, 28728, "Third argument to $slice can't be represented as a 32-bit integer: %s", t);
-         bson_free(t);
+      int64_t third;
+      if (!expr_number_as_int64(&values[2], &third)) {
+         duet_error_set(error, 28728, "Third argument to $slice can't be represented as a 32-bit integer: %g",
+                        expr_number_as_double(&values[2]));
          return false;
       }
-      if (third <= 0) {
-         char *t = duet_expr_value_to_string(&values[2]);
-         duet_error_set(error, 28729, "Third argument to $slice must be positive: %s", t);
-         bson_free(t);
+      if ((int32_t)third <= 0) {
+         duet_error_set(error, 28729, "Third argument to $slice must be positive: %d", (int32_t)third);
          return false;
       }
-      start = second < 0 ? (length + second < 0 ? 0 : length + second) : second;
-      n = third;
+      n = (int32_t)third;
    }
    bson_t result = BSON_INITIALIZER;
    uint32_t index = 0;

@@ -220,10 +220,18 @@ static void print_value(bson_string_t *s, const bson_value_t *value)
    case BSON_TYPE_BOOL: bson_string_append(s, value->value.v_bool ? "true" : "false"); break;
    case BSON_TYPE_INT32: bson_string_append_printf(s, "%d", value->value.v_int32); break;
    case BSON_TYPE_INT64: bson_string_append_printf(s, "%lld", (long long)value->value.v_int64); break;
-   case BSON_TYPE_DOUBLE:
-      duet_expr_format_double(value->value.v_double, buffer, sizeof buffer);
-      bson_string_append(s, buffer);
+   case BSON_TYPE_DOUBLE: {
+      /* std::ostream << double: six significant digits, "inf"/"nan" */
+      double d = value->value.v_double;
+      if (isnan(d)) {
+         bson_string_append(s, "nan");
+      } else if (isinf(d)) {
+         bson_string_append(s, d > 0 ? "inf" : "-inf");
+      } else {
+         bson_string_append_printf(s, "%g", d);
+      }
       break;
+   }
    case BSON_TYPE_DECIMAL128: {
       char dec[BSON_DECIMAL128_STRING];
       bson_decimal128_to_string(&value->value.v_decimal128, dec);
@@ -238,7 +246,7 @@ static void print_value(bson_string_t *s, const bson_value_t *value)
    case BSON_TYPE_OID: {
       char hex[25];
       bson_oid_to_string(&value->value.v_oid, hex);
-      bson_string_append_printf(s, "ObjectId('%s')", hex);
+      bson_string_append(s, hex);
       break;
    }
    case BSON_TYPE_DATE_TIME:
