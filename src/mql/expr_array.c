@@ -522,7 +522,8 @@ static bool parse_iterating(const char *name, const bson_iter_t *arg, expr_parse
          have_input = true;
       } else if (!is_reduce && strcmp(key, "as") == 0) {
          if (!BSON_ITER_HOLDS_UTF8(&iter)) {
-            duet_error_set(error, is_map ? 16866 : 28650, "empty variable names are not allowed");
+            /* BSONElement::str() of a non-string is "" */
+            duet_error_set(error, 16866, "empty variable names are not allowed");
             return false;
          }
          as = bson_iter_utf8(&iter, NULL);
@@ -562,7 +563,7 @@ static bool parse_iterating(const char *name, const bson_iter_t *arg, expr_parse
       } else if (is_map) {
          duet_error_set(error, 16882, "Missing 'in' parameter to $map");
       } else {
-         duet_error_set(error, 28649, "Missing 'cond' parameter to $filter");
+         duet_error_set(error, 28650, "Missing 'cond' parameter to $filter");
       }
       return false;
    }

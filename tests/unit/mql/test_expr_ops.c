@@ -403,7 +403,10 @@ static void test_arrays(void **state)
       OK("{\"q\": [1, 5, 2, 8]}", "{\"$filter\": {\"input\": \"$q\", \"cond\": {\"$gt\": [\"$$this\", 0]}, \"limit\": 2}}",
          "[1, 5]"),
       ERR(NULL, "{\"$filter\": {\"input\": \"a\", \"cond\": true}}", 28651, "input to $filter must be an array not string"),
-      ERR(NULL, "{\"$filter\": {\"input\": []}}", 28649, "Missing 'cond' parameter to $filter"),
+      ERR(NULL, "{\"$filter\": {\"input\": []}}", 28650, "Missing 'cond' parameter to $filter"),
+      ERR(NULL, "{\"$filter\": {\"input\": [], \"as\": [], \"cond\": 1}}", 16866, "empty variable names are not allowed"),
+      ERR(NULL, "{\"$map\": {\"input\": [], \"as\": \"Bad\", \"in\": 1}}", 16867,
+          "'Bad' starts with an invalid character for a user variable name"),
       OK(NULL, "{\"$reduce\": {\"input\": [1, 2, 3], \"initialValue\": 0, \"in\": {\"$add\": [\"$$value\", \"$$this\"]}}}",
          "6"),
       OK(NULL, "{\"$reduce\": {\"input\": [\"a\", \"b\"], \"initialValue\": \"\", \"in\": {\"$concat\": [\"$$value\", "
