@@ -70,7 +70,93 @@ static field_spec_t *field_spec_child(field_spec_t *spec, const char *name, size
    return child;
 }
 
-/* Walks/creates the nodes for a dotted path; returns the leaf node. */
+/* The smallest (bytewise) full path of a leaf under `spec`, appended to `out`. */
+static void smallest_leaf_path(const field_spec_t *spec, bson_string_t *out)
+{
+   const field_spec_t *best = NULL;
+   for (size_t i = 0; i < spec->count; i++) {
+      if (!best || strcmp(spec->children[i].name, best->name) < 0) {
+         best = &spec->children[i];
+      }
+   }
+   if (best) {
+      bson_string_append_c(out, '.');
+      bson_string_append(out, best->name);
+      smallest_leaf_path(best, out);
+   }
+}
+
+/* ProjectionSpecValidator's 40176 for `path` meeting `existing` (both full paths). */
+static void set_path_conflict(const char *path, const char *existing, const bson_value_t *raw_spec,
+                              duet_error_t *error)
+{
+   bson_string_t *raw = bson_string_new(NULL);
+   duet_update_format_value(raw, raw_spec);
+   duet_error_set(error, 40176, "specification contains two conflicting paths. Cannot specify both '%s' and '%s': %s",
+                  path, existing, raw->str);
+   bson_string_free(raw, true);
+}
+
+/*
+** Walks/creates the nodes for dotted `path` (below the full path `prefix`, "" at
+** the top) and returns the new leaf node; fails with MongoDB's FieldPath errors
+** and 40176 when the path meets one already specified.  `raw_spec` is the
+** stage's specification (for the message).
+*/
+static field_spec_t *field_spec_path_checked(field_spec_t *root, const char *prefix, const char *path,
+                                             const bson_value_t *raw_spec, duet_error_t *error)
+{
+   if (!path[0] || path[0] == '$') {
+      duet_error_set(error, path[0] ? 16410 : 40352,
+                     path[0] ? "FieldPath field names may not start with '$'. Consider using $getField or $setField."
+                             : "FieldPath cannot be constructed with empty string");
+      return NULL;
+   }
+   for (const char *p = path;; p++) {
+      if (*p == '.' || *p == '\0') {
+         if (p == path || p[-1] == '.' || (*p == '.' && p[1] == '\0')) {
+            duet_error_set(error, 15998, "FieldPath field names may not be empty strings.");
+            return NULL;
+         }
+         if (*p == '\0') {
+            break;
+         }
+      }
+   }
+   char *full = prefix[0] ? bson_strdup_printf("%s.%s", prefix, path) : bson_strdup(path);
+   field_spec_t *current = root;
+   const char *start = path;
+   for (const char *p = path;; p++) {
+      if (*p != '.' && *p != '\0') {
+         continue;
+      }
+      current = field_spec_child(current, start, (size_t)(p - start));
+      if (*p == '\0') {
+         break;
+      }
+      if (current->expr || current->include) {
+         size_t keep = strlen(full) - strlen(p);
+         char *existing = bson_strndup(full, keep);
+         set_path_conflict(full, existing, raw_spec, error);
+         bson_free(existing);
+         bson_free(full);
+         return NULL;
+      }
+      start = p + 1;
+   }
+   if (current->expr || current->include || current->count) {
+      bson_string_t *existing = bson_string_new(full);
+      smallest_leaf_path(current, existing);
+      set_path_conflict(full, existing->str, raw_spec, error);
+      bson_string_free(existing, true);
+      bson_free(full);
+      return NULL;
+   }
+   bson_free(full);
+   return current;
+}
+
+/* Unchecked walk for $unset lists (repeated paths are harmless there). */
 static field_spec_t *field_spec_path(field_spec_t *root, const char *path, duet_error_t *error)
 {
    if (!path[0] || path[0] == '$') {
@@ -104,25 +190,36 @@ static bool is_expression_object(const bson_value_t *value)
           bson_iter_next(&iter) && bson_iter_key(&iter)[0] == '$';
 }
 
-static bool parse_add_fields(field_spec_t *root, const bson_value_t *spec, const duet_expr_scope_t *scope,
-                             duet_error_t *error)
+static bool parse_add_fields(field_spec_t *level, const char *prefix, const bson_value_t *spec,
+                             const bson_value_t *raw_spec, const duet_expr_scope_t *scope, duet_error_t *error)
 {
    bson_iter_t iter;
    BSON_ASSERT(bson_iter_init_from_data(&iter, spec->value.v_doc.data, spec->value.v_doc.data_len));
    while (bson_iter_next(&iter)) {
-      field_spec_t *node = field_spec_path(root, bson_iter_key(&iter), error);
+      const char *key = bson_iter_key(&iter);
+      if (prefix[0] && strchr(key, '.')) {
+         bson_string_t *raw = bson_string_new(NULL);
+         duet_update_format_value(raw, spec);
+         duet_error_set(error, 40183, "cannot use dotted field name '%s' in a sub object: %s", key, raw->str);
+         bson_string_free(raw, true);
+         return false;
+      }
+      field_spec_t *node = field_spec_path_checked(level, prefix, key, raw_spec, error);
       if (!node) {
          return false;
       }
       const bson_value_t *value = bson_iter_value(&iter);
-      if (node->expr || node->count) {
-         duet_error_set(error, 40176, "Invalid $addFields :: caused by :: specification contains two conflicting paths. "
-                        "Cannot specify both '%s' and a path under or equal to it", bson_iter_key(&iter));
-         return false;
-      }
-      if (value->value_type == BSON_TYPE_DOCUMENT && !is_expression_object(value) &&
-          value->value.v_doc.data_len > 5) {
-         if (!parse_add_fields(node, value, scope, error)) {
+      if (value->value_type == BSON_TYPE_DOCUMENT && !is_expression_object(value)) {
+         char *full = prefix[0] ? bson_strdup_printf("%s.%s", prefix, key) : bson_strdup(key);
+         bool ok;
+         if (value->value.v_doc.data_len <= 5) {
+            duet_error_set(error, 40180, "an empty object is not a valid value. Found empty object at path %s", full);
+            ok = false;
+         } else {
+            ok = parse_add_fields(node, full, value, raw_spec, scope, error);
+         }
+         bson_free(full);
+         if (!ok) {
             return false;
          }
       } else if (!duet_expr_parse(value, scope, &node->expr, error)) {
@@ -251,10 +348,43 @@ static bool value_is_inclusion(const bson_value_t *value, bool *include)
    }
 }
 
-/* One level of a $project spec; *mode is 1 for inclusion, -1 for exclusion, 0 unknown yet. */
-static bool parse_project_level(pipeline_stage_t *stage, field_spec_t *level, const bson_value_t *spec, bool top,
-                                int *mode, const duet_expr_scope_t *scope, duet_error_t *error)
+/* Walks/creates a $project path below `level`; 31250 when it meets a path already given. */
+static field_spec_t *project_path(field_spec_t *level, const char *prefix, const char *key, duet_error_t *error)
 {
+   field_spec_t *node = field_spec_path(level, key, error);
+   if (!node) {
+      return NULL;
+   }
+   bool collision = node->include || node->expr || node->count;
+   /* a leaf on the way down (e.g. "a" then "a.b") */
+   field_spec_t *walk = level;
+   const char *start = key;
+   for (const char *p = key; !collision && *p; p++) {
+      if (*p == '.') {
+         for (size_t i = 0; i < walk->count; i++) {
+            if (strlen(walk->children[i].name) == (size_t)(p - start) &&
+                strncmp(walk->children[i].name, start, (size_t)(p - start)) == 0) {
+               walk = &walk->children[i];
+               break;
+            }
+         }
+         collision = walk->include || walk->expr;
+         start = p + 1;
+      }
+   }
+   if (collision) {
+      duet_error_set(error, 31250, "Path collision at %s%s%s", prefix, prefix[0] ? "." : "", key);
+      return NULL;
+   }
+   return node;
+}
+
+/* One level of a $project spec; *mode is 1 for inclusion, -1 for exclusion, 0 unknown yet. */
+static bool parse_project_level(pipeline_stage_t *stage, field_spec_t *level, const char *prefix,
+                                const bson_value_t *spec, int *mode, const duet_expr_scope_t *scope,
+                                duet_error_t *error)
+{
+   bool top = prefix[0] == '\0';
    bson_iter_t iter;
    BSON_ASSERT(bson_iter_init_from_data(&iter, spec->value.v_doc.data, spec->value.v_doc.data_len));
    while (bson_iter_next(&iter)) {
@@ -266,43 +396,40 @@ static bool parse_project_level(pipeline_stage_t *stage, field_spec_t *level, co
          stage->include_id = include; /* _id follows neither mode */
          continue;
       }
+      char *full = top ? bson_strdup(key) : bson_strdup_printf("%s.%s", prefix, key);
       if (is_inclusion && *mode && (include ? 1 : -1) != *mode) {
-         duet_error_set(error, 31253, "Invalid $project :: caused by :: Cannot do %s on field %s in %s projection",
-                        include ? "inclusion" : "exclusion", key, include ? "exclusion" : "inclusion");
+         if (include) {
+            duet_error_set(error, 31253, "Cannot do inclusion on field %s in exclusion projection", full);
+         } else {
+            duet_error_set(error, 31254, "Cannot do exclusion on field %s in inclusion projection", full);
+         }
+         bson_free(full);
          return false;
       }
-      field_spec_t *node = field_spec_path(level, key, error);
-      if (!node) {
-         return false;
-      }
-      if (node->include || node->expr) {
-         duet_error_set(error, 31250, "Invalid $project :: caused by :: Path collision at %s", key);
-         return false;
-      }
-      if (is_inclusion) {
+      field_spec_t *node = project_path(level, prefix, key, error);
+      bool ok = node != NULL;
+      if (ok && is_inclusion) {
          *mode = include ? 1 : -1;
          node->include = true;
-      } else if (value->value_type == BSON_TYPE_DOCUMENT && !is_expression_object(value)) {
+      } else if (ok && value->value_type == BSON_TYPE_DOCUMENT && !is_expression_object(value)) {
          if (value->value.v_doc.data_len <= 5) {
-            duet_error_set(error, 51270,
-                           "Invalid $project :: caused by :: An empty sub-projection is not a valid value. Found empty "
-                           "object at path");
-            return false;
+            duet_error_set(error, 40180, "an empty object is not a valid value. Found empty object at path %s", full);
+            ok = false;
+         } else {
+            ok = parse_project_level(stage, node, full, value, mode, scope, error);
          }
-         if (!parse_project_level(stage, node, value, false, mode, scope, error)) {
-            return false;
-         }
-      } else {
+      } else if (ok) {
          if (*mode == -1) {
-            duet_error_set(error, 31252,
-                           "Invalid $project :: caused by :: Cannot use expression other than $meta in exclusion "
-                           "projection");
-            return false;
+            duet_error_set(error, 31252, "Cannot use expression other than $meta in exclusion projection");
+            ok = false;
+         } else {
+            *mode = 1;
+            ok = duet_expr_parse(value, scope, &node->expr, error);
          }
-         *mode = 1;
-         if (!duet_expr_parse(value, scope, &node->expr, error)) {
-            return false;
-         }
+      }
+      bson_free(full);
+      if (!ok) {
+         return false;
       }
    }
    return true;
@@ -313,11 +440,11 @@ static bool parse_project(pipeline_stage_t *stage, const bson_value_t *spec, con
 {
    int mode = 0;
    stage->include_id = true;
-   if (!parse_project_level(stage, &stage->root, spec, true, &mode, scope, error)) {
+   if (!parse_project_level(stage, &stage->root, "", spec, &mode, scope, error)) {
       return false;
    }
    if (mode == 0 && stage->include_id && stage->root.count == 0) {
-      duet_error_set(error, 51272, "Invalid $project :: caused by :: projection specification must have at least one field");
+      duet_error_set(error, 51272, "projection specification must have at least one field");
       return false;
    }
    stage->kind = mode == 1 ? STAGE_INCLUDE : STAGE_UNSET;
@@ -487,7 +614,11 @@ static bool compile_stage(pipeline_stage_t *stage, const bson_value_t *value, co
                         duet_type_name(spec->value_type));
          return false;
       }
-      return parse_add_fields(&stage->root, spec, scope, error);
+      if (!parse_add_fields(&stage->root, "", spec, spec, scope, error)) {
+         duet_error_wrap(error, "Invalid %s", stage->name);
+         return false;
+      }
+      return true;
    }
    if (strcmp(name, "$unset") == 0) {
       stage->kind = STAGE_UNSET;
@@ -500,7 +631,11 @@ static bool compile_stage(pipeline_stage_t *stage, const bson_value_t *value, co
          duet_error_set(error, 15969, "$project specification must be an object");
          return false;
       }
-      return parse_project(stage, spec, scope, error);
+      if (!parse_project(stage, spec, scope, error)) {
+         duet_error_wrap(error, "Invalid $project");
+         return false;
+      }
+      return true;
    }
    if (strcmp(name, "$replaceRoot") == 0 || strcmp(name, "$replaceWith") == 0) {
       stage->kind = STAGE_REPLACE_ROOT;

@@ -241,11 +241,30 @@ static void test_pipeline(void **state)
       {"{\"p\": [{\"$unset\": 1}]}", "31002", "$unset specification must be a string or an array"},
       {"{\"p\": [{\"$project\": {\"a\": 0, \"b\": 1}}]}", "31253",
        "Invalid $project :: caused by :: Cannot do inclusion on field b in exclusion projection"},
+      {"{\"p\": [{\"$project\": {\"a\": 1, \"c\": {\"b\": 0}}}]}", "31254",
+       "Invalid $project :: caused by :: Cannot do exclusion on field c.b in inclusion projection"},
+      {"{\"p\": [{\"$project\": {\"a\": 1, \"a.b\": 1}}]}", "31250", "Invalid $project :: caused by :: Path collision at a.b"},
+      {"{\"p\": [{\"$project\": {}}]}", "51272",
+       "Invalid $project :: caused by :: projection specification must have at least one field"},
+      {"{\"p\": [{\"$set\": {\"a\": {}}}]}", "40180",
+       "Invalid $set :: caused by :: an empty object is not a valid value. Found empty object at path a"},
+      {"{\"p\": [{\"$addFields\": {\"a\": {\"b\": {}}}}]}", "40180",
+       "Invalid $addFields :: caused by :: an empty object is not a valid value. Found empty object at path a.b"},
+      {"{\"p\": [{\"$set\": {\"a\": 1, \"a.b\": 2}}]}", "40176",
+       "Invalid $set :: caused by :: specification contains two conflicting paths. Cannot specify both 'a.b' and "
+       "'a': { a: 1, a.b: 2 }"},
+      {"{\"p\": [{\"$set\": {\"a.c\": 1, \"a.b\": 2, \"a\": 3}}]}", "40176",
+       "Invalid $set :: caused by :: specification contains two conflicting paths. Cannot specify both 'a' and "
+       "'a.b': { a.c: 1, a.b: 2, a: 3 }"},
+      {"{\"p\": [{\"$set\": {\"a\": {\"b.c\": 1}}}]}", "40183",
+       "Invalid $set :: caused by :: cannot use dotted field name 'b.c' in a sub object: { b.c: 1 }"},
+      {"{\"p\": [{\"$set\": {\"b\": \"$$NOPE\"}}]}", "17276", "Invalid $set :: caused by :: Use of undefined variable: NOPE"},
       {"{\"p\": [{\"$project\": {\"a\": 0, \"b\": \"$x\"}}]}", "31252",
        "Invalid $project :: caused by :: Cannot use expression other than $meta in exclusion projection"},
       {"{\"p\": [{\"$set\": {\"$a\": 1}}]}", "16410",
-       "FieldPath field names may not start with '$'. Consider using $getField or $setField."},
-      {"{\"p\": [{\"$set\": {\"a\": {\"$foo\": 1}}}]}", "168", "Unrecognized expression '$foo'"},
+       "Invalid $set :: caused by :: FieldPath field names may not start with '$'. Consider using $getField or "
+       "$setField."},
+      {"{\"p\": [{\"$set\": {\"a\": {\"$foo\": 1}}}]}", "168", "Invalid $set :: caused by :: Unrecognized expression '$foo'"},
    };
    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
       bson_t *pipeline_spec = TEST_JSON(bad[i][0]);
