@@ -303,10 +303,24 @@ static bool add_fields_into(const field_spec_t *spec, duet_uelem_t *target, cons
 
 /* ---- $unset / $project ------------------------------------------------------------ */
 
+static field_spec_t *project_path(field_spec_t *level, const char *prefix, const char *key, duet_error_t *error);
+
+/* One $unset path: projection parsing errors come wrapped as "Invalid $unset :: caused by :: ...". */
+static bool unset_path(pipeline_stage_t *stage, const char *path, duet_error_t *error)
+{
+   field_spec_t *node = project_path(&stage->root, "", path, error);
+   if (!node) {
+      duet_error_wrap(error, "Invalid $unset");
+      return false;
+   }
+   node->include = true;
+   return true;
+}
+
 static bool parse_unset_list(pipeline_stage_t *stage, const bson_value_t *spec, duet_error_t *error)
 {
    if (spec->value_type == BSON_TYPE_UTF8) {
-      return field_spec_path(&stage->root, spec->value.v_utf8.str, error) != NULL;
+      return unset_path(stage, spec->value.v_utf8.str, error);
    }
    if (spec->value_type != BSON_TYPE_ARRAY) {
       duet_error_set(error, 31002, "$unset specification must be a string or an array");
@@ -320,7 +334,7 @@ static bool parse_unset_list(pipeline_stage_t *stage, const bson_value_t *spec, 
          duet_error_set(error, 31120, "$unset specification must be a string or an array containing only string values");
          return false;
       }
-      if (!field_spec_path(&stage->root, bson_iter_utf8(&iter, NULL), error)) {
+      if (!unset_path(stage, bson_iter_utf8(&iter, NULL), error)) {
          return false;
       }
       any = true;

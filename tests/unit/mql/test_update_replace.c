@@ -239,6 +239,10 @@ static void test_pipeline(void **state)
       {"{\"p\": [{\"$unset\": []}]}", "31119",
        "$unset specification must be a string or an array with at least one field"},
       {"{\"p\": [{\"$unset\": 1}]}", "31002", "$unset specification must be a string or an array"},
+      {"{\"p\": [{\"$unset\": [\"a\", \"a\"]}]}", "31250", "Invalid $unset :: caused by :: Path collision at a"},
+      {"{\"p\": [{\"$unset\": \"$a\"}]}", "16410",
+       "Invalid $unset :: caused by :: FieldPath field names may not start with '$'. Consider using $getField or "
+       "$setField."},
       {"{\"p\": [{\"$project\": {\"a\": 0, \"b\": 1}}]}", "31253",
        "Invalid $project :: caused by :: Cannot do inclusion on field b in exclusion projection"},
       {"{\"p\": [{\"$project\": {\"a\": 1, \"c\": {\"b\": 0}}}]}", "31254",
