@@ -311,29 +311,35 @@ static bool eval_input_object(const duet_expr_t *node, expr_state_t *state, bson
    return true;
 }
 
+/* args: 0 input (NULL = $$CURRENT), 1 field (any expression, checked when evaluated). */
 static bool eval_get_field(const duet_expr_t *node, expr_state_t *state, bson_value_t *out, duet_error_t *error)
 {
-   bson_value_t input;
+   bson_value_t field, input;
    expr_set_missing(out);
-   if (!eval_input_object(node, state, &input, error)) {
+   if (!expr_eval(node->args[1], state, &field, error)) {
       return false;
    }
-   bool ok = true;
+   if (field.value_type != BSON_TYPE_UTF8) {
+      duet_error_set(error, 3041704, "$getField requires 'field' to evaluate to type String, but got %s",
+                     duet_type_name(field.value_type));
+      bson_value_destroy(&field);
+      return false;
+   }
+   if (!eval_input_object(node, state, &input, error)) {
+      bson_value_destroy(&field);
+      return false;
+   }
    if (expr_value_is_nullish(&input)) {
+      /* null (or missing) input reads back as null; any other non-document as missing */
       expr_set_null(out);
-   } else if (input.value_type != BSON_TYPE_DOCUMENT) {
-      duet_error_set(error, 3041705, "$getField requires 'input' to evaluate to type Object, but got %s",
-                     duet_type_name(input.value_type));
-      ok = false;
-   } else {
+   } else if (input.value_type == BSON_TYPE_DOCUMENT) {
       bson_t view;
       bson_iter_t iter;
       expr_value_as_bson(&input, &view);
       if (bson_iter_init(&iter, &view)) {
-         const char *field = node->constant.value.v_utf8.str;
-         uint32_t length = node->constant.value.v_utf8.len;
          while (bson_iter_next(&iter)) {
-            if (bson_iter_key_len(&iter) == length && memcmp(bson_iter_key(&iter), field, length) == 0) {
+            if (bson_iter_key_len(&iter) == field.value.v_utf8.len &&
+                memcmp(bson_iter_key(&iter), field.value.v_utf8.str, field.value.v_utf8.len) == 0) {
                bson_value_copy(bson_iter_value(&iter), out);
                break;
             }
@@ -341,7 +347,8 @@ static bool eval_get_field(const duet_expr_t *node, expr_state_t *state, bson_va
       }
    }
    bson_value_destroy(&input);
-   return ok;
+   bson_value_destroy(&field);
+   return true;
 }
 
 static bool eval_set_field(const duet_expr_t *node, expr_state_t *state, bson_value_t *out, duet_error_t *error)
@@ -433,14 +440,20 @@ static bool parse_field_ops(const char *name, const bson_iter_t *arg, expr_parse
          goto fail;
       }
    }
+   if (is_get) {
+      /* the field name may be computed; its type is checked when evaluated (3041704) */
+      node->args[1] = field;
+      *out = node;
+      return true;
+   }
    if (!duet_expr_is_constant(field)) {
-      duet_error_set(error, is_get ? 5654601 : 4161106,
-                     "%s requires 'field' to evaluate to a constant, but got a non-constant argument", name);
+      duet_error_set(error, 4161106, "%s requires 'field' to evaluate to a constant, but got a non-constant argument",
+                     name);
       goto fail;
    }
    if (field->constant.value_type != BSON_TYPE_UTF8) {
-      duet_error_set(error, is_get ? 5654602 : 4161107, "%s requires 'field' to evaluate to type String, but got %s",
-                     name, duet_type_name(field->constant.value_type));
+      duet_error_set(error, 4161107, "%s requires 'field' to evaluate to type String, but got %s", name,
+                     duet_type_name(field->constant.value_type));
       goto fail;
    }
    bson_value_copy(&field->constant, &node->constant);
