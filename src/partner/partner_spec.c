@@ -305,6 +305,15 @@ bool duet_partner_spec_parse(const char *source_name, const uint8_t *data, size_
       duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "%s: not JSON text (it contains a NUL byte)", source_name);
       return false;
    }
+   size_t start = 0;
+   while (start < len && (data[start] == ' ' || data[start] == '\t' || data[start] == '\n' || data[start] == '\r')) {
+      start++;
+   }
+   if (start == len || data[start] != '{') {
+      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "%s: not a JSON object: a spec is one object {\"version\": 1, ...}",
+                     source_name);
+      return false;
+   }
    bson_t *doc = bson_new_from_json(data, (ssize_t)len, &json_error);
    if (!doc) {
       duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "%s: not a JSON object: %s", source_name, json_error.message);
