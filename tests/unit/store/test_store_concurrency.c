@@ -146,11 +146,33 @@ static void test_full_disk_is_an_error(void **state)
    assert_int_equal(count, acknowledged);
 }
 
+static void test_read_only_database_is_an_error(void **state)
+{
+   store_fixture_t *f = *state;
+   store_test_insert_json(f->session, "db", "c", "{\"_id\": 1}");
+   /* a connection that may not write (as on a read-only file system) */
+   ASSERT_OK(duet_store_exec(f->session, "PRAGMA query_only = 1", error));
+   duet_error_t err = DUET_ERROR_INIT;
+   bson_t *doc = TEST_JSON("{\"_id\": 2}");
+   ASSERT_FAILS(err, DUET_ERR_ILLEGAL_OPERATION, duet_store_insert(f->session, "db", "c", doc, NULL, error));
+   duet_error_clear(&err);
+   bson_destroy(doc);
+   ASSERT_FAILS(err, DUET_ERR_ILLEGAL_OPERATION, duet_store_drop_collection(f->session, "db", "c", NULL, error));
+   duet_error_clear(&err);
+   /* reads still work and nothing changed */
+   int64_t count;
+   ASSERT_OK(duet_store_count(f->session, "db", "c", &count, error));
+   assert_int_equal(count, 1);
+   ASSERT_OK(duet_store_exec(f->session, "PRAGMA query_only = 0", error));
+   store_test_insert_json(f->session, "db", "c", "{\"_id\": 2}");
+}
+
 int main(void)
 {
    const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_writers_and_snapshot_readers, store_fixture_open, store_fixture_close),
       cmocka_unit_test_setup_teardown(test_full_disk_is_an_error, store_fixture_open, store_fixture_close),
+      cmocka_unit_test_setup_teardown(test_read_only_database_is_an_error, store_fixture_open, store_fixture_close),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }
