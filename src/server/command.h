@@ -113,5 +113,7 @@ bool duet_cmd_end_sessions(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t 
 bool duet_cmd_kill_sessions(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
 bool duet_cmd_get_more(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
 bool duet_cmd_kill_cursors(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_insert(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_find(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
 
 #endif /* DUET_SERVER_COMMAND_H */

@@ -54,27 +54,57 @@ void duet_clock_init(duet_clock_t *clock)
    clock->increment = 0;
 }
 
-void duet_clock_tick(duet_clock_t *clock, uint32_t *seconds, uint32_t *increment)
-{
-   uint32_t now = (uint32_t)time(NULL);
-   pthread_mutex_lock(&clock->lock);
-   if (now > clock->seconds) {
-      clock->seconds = now;
-      clock->increment = 1;
-   } else {
-      clock->increment++;
-   }
-   *seconds = clock->seconds;
-   *increment = clock->increment;
-   pthread_mutex_unlock(&clock->lock);
-}
-
 void duet_clock_now(duet_clock_t *clock, uint32_t *seconds, uint32_t *increment)
 {
    pthread_mutex_lock(&clock->lock);
    *seconds = clock->seconds;
    *increment = clock->increment;
    pthread_mutex_unlock(&clock->lock);
+}
+
+void duet_clock_advance(duet_clock_t *clock, uint32_t seconds, uint32_t increment)
+{
+   pthread_mutex_lock(&clock->lock);
+   if (seconds > clock->seconds || (seconds == clock->seconds && increment > clock->increment)) {
+      clock->seconds = seconds;
+      clock->increment = increment;
+   }
+   pthread_mutex_unlock(&clock->lock);
+}
+
+/* ---- store sessions ---------------------------------------------------------------- */
+
+bool duet_server_session_acquire(duet_server_t *server, duet_session_t **session, duet_error_t *error)
+{
+   *session = NULL;
+   if (!server->store) {
+      duet_error_set(error, DUET_ERR_INTERNAL, "duetd has no storage open");
+      return false;
+   }
+   pthread_mutex_lock(&server->pool_lock);
+   if (server->pool_count > 0) {
+      *session = server->pool[--server->pool_count];
+   }
+   pthread_mutex_unlock(&server->pool_lock);
+   if (*session) {
+      return true;
+   }
+   return duet_session_open(server->store, session, error);
+}
+
+void duet_server_session_release(duet_server_t *server, duet_session_t *session)
+{
+   if (!session) {
+      return;
+   }
+   duet_session_abort(session); /* never hand on an open transaction */
+   pthread_mutex_lock(&server->pool_lock);
+   if (server->pool_count < DUET_SERVER_POOL_SIZE) {
+      server->pool[server->pool_count++] = session;
+      session = NULL;
+   }
+   pthread_mutex_unlock(&server->pool_lock);
+   duet_session_close(session); /* NULL: pooled */
 }
 
 /* ---- lifecycle ----------------------------------------------------------------- */
@@ -87,8 +117,6 @@ void duet_server_init(duet_server_t *server, duet_server_options_t *options, due
    duet_cursor_registry_init(&server->cursors, options->cursor_timeout_ms);
    duet_lsid_registry_init(&server->sessions);
    duet_clock_init(&server->clock);
-   uint32_t seconds, increment;
-   duet_clock_tick(&server->clock, &seconds, &increment); /* the first cluster time: startup */
    bson_oid_init(&server->election_id, NULL);
    struct timeval now;
    gettimeofday(&now, NULL);
@@ -101,6 +129,7 @@ void duet_server_init(duet_server_t *server, duet_server_options_t *options, due
    server->wake_pipe[0] = server->wake_pipe[1] = -1;
    pthread_mutex_init(&server->conns_lock, NULL);
    pthread_cond_init(&server->conns_cond, NULL);
+   pthread_mutex_init(&server->pool_lock, NULL);
    pthread_mutex_init(&server->reaper_lock, NULL);
    pthread_cond_init(&server->reaper_cond, NULL);
 }
@@ -115,8 +144,15 @@ void duet_server_destroy(duet_server_t *server)
       close(server->wake_pipe[0]);
       close(server->wake_pipe[1]);
    }
-   duet_cursor_registry_destroy(&server->cursors);
+   duet_cursor_registry_destroy(&server->cursors); /* cursors hand their store sessions back first */
    duet_lsid_registry_destroy(&server->sessions);
+   for (int i = 0; i < server->pool_count; i++) {
+      duet_session_close(server->pool[i]);
+   }
+   server->pool_count = 0;
+   pthread_mutex_destroy(&server->pool_lock);
+   duet_store_close(server->store); /* the database closes cleanly */
+   server->store = NULL;
    pthread_mutex_destroy(&server->clock.lock);
    pthread_mutex_destroy(&server->conns_lock);
    pthread_cond_destroy(&server->conns_cond);
@@ -219,6 +255,21 @@ bool duet_server_listen(duet_server_t *server, duet_error_t *error)
       return false;
    }
    /* the lock is held for the life of the process; the descriptor is never closed */
+   if (!duet_store_open(server->options->dbpath, NULL, &server->store, error)) {
+      duet_error_wrap(error, "cannot open the data directory %s", server->options->dbpath);
+      return false;
+   }
+   duet_session_t *session = NULL;
+   duet_store_ts_t latest = 0;
+   if (duet_server_session_acquire(server, &session, error) &&
+       duet_store_changelog_latest(session, &latest, error)) {
+      /* cluster times continue after the last one written before a restart */
+      duet_clock_advance(&server->clock, (uint32_t)(latest >> 32), (uint32_t)latest);
+   }
+   duet_server_session_release(server, session);
+   if (error->code) {
+      return false;
+   }
    char *binds = bson_strdup(server->options->bind);
    char *save = NULL;
    for (char *host = strtok_r(binds, ",", &save); host; host = strtok_r(NULL, ",", &save)) {
@@ -288,9 +339,6 @@ void duet_server_handle_frame(duet_server_t *server, duet_conn_t *conn, const ui
       }
       duet_error_clear(&error);
       return;
-   }
-   if (request.is_legacy_query) {
-      __atomic_add_fetch(&server->op_query, 1, __ATOMIC_RELAXED);
    }
    duet_command_dispatch(server, conn, &request.command, request.is_legacy_query, &body);
    if (!request.more_to_come) {

@@ -22,6 +22,7 @@
 #include "server/wire.h"
 
 #include <duet/error.h>
+#include <duet/store.h>
 
 #include <bson/bson.h>
 #include <pthread.h>
@@ -51,7 +52,8 @@ typedef struct duet_server_options {
 void duet_server_options_init(duet_server_options_t *options);
 void duet_server_options_destroy(duet_server_options_t *options);
 
-/* The cluster clock: BSON Timestamps (seconds, increment), strictly increasing per tick. */
+/* The cluster time duetd reports (operationTime, $clusterTime, hello lastWrite): the
+ * newest cluster time the store has written; the store stamps every write. */
 typedef struct duet_clock {
    pthread_mutex_t lock;
    uint32_t seconds;
@@ -61,6 +63,7 @@ typedef struct duet_clock {
 typedef struct duet_conn duet_conn_t;
 
 #define DUET_SERVER_MAX_LISTENERS 8
+#define DUET_SERVER_POOL_SIZE 64 /* idle store sessions kept for reuse */
 
 typedef struct duet_server {
    duet_server_options_t *options; /* borrowed; lives as long as the server */
@@ -68,6 +71,10 @@ typedef struct duet_server {
    duet_cursor_registry_t cursors;
    duet_lsid_registry_t sessions;
    duet_clock_t clock;
+   duet_store_t *store;      /* owned; opened by duet_server_listen (NULL in the fuzzer) */
+   pthread_mutex_t pool_lock;
+   duet_session_t *pool[DUET_SERVER_POOL_SIZE]; /* idle store sessions, guarded by pool_lock */
+   int pool_count;
    bson_oid_t election_id;   /* fixed for the life of the process */
    int64_t start_time_ms;    /* wall clock, ms since the epoch */
    int64_t start_mono_us;    /* monotonic, for uptime */
@@ -135,9 +142,20 @@ void duet_server_destroy(duet_server_t *server);
 void duet_server_handle_frame(duet_server_t *server, duet_conn_t *conn, const uint8_t *data, size_t length,
                               duet_wire_buffer_t *reply, bool *close);
 
-/* Cluster clock. tick: a new, strictly greater Timestamp (for writes); now: the latest one. */
+/*
+ * Store sessions for commands and cursors.  acquire: an idle pooled session or a
+ * new one (each is its own SQLite connection, used by one thread at a time);
+ * fails with 1 InternalError when the server has no store.  release: returns it
+ * to the pool (closing it when the pool is full); NULL is a no-op.  A cursor
+ * that reads the store keeps its session until the cursor is destroyed.
+ */
+bool duet_server_session_acquire(duet_server_t *server, duet_session_t **session, duet_error_t *error);
+void duet_server_session_release(duet_server_t *server, duet_session_t *session);
+
+/* Cluster clock: now reads the latest cluster time; (0, 0) before the first write. */
 void duet_clock_init(duet_clock_t *clock);
-void duet_clock_tick(duet_clock_t *clock, uint32_t *seconds, uint32_t *increment);
 void duet_clock_now(duet_clock_t *clock, uint32_t *seconds, uint32_t *increment);
+/* Moves the clock forward to at least (seconds, increment) — a cluster time the store wrote. */
+void duet_clock_advance(duet_clock_t *clock, uint32_t seconds, uint32_t increment);
 
 #endif /* DUET_SERVER_SERVER_H */

@@ -1,0 +1,452 @@
+/*
+ * cmd_crud.c — the document commands over the store: insert and find.
+ * Writes run in one store transaction per command with a savepoint per
+ * document (ordered inserts keep the documents before a failing one; unordered
+ * ones carry on); reads stream a store scan through the aggregation engine
+ * ($match, $sort, $skip, $limit) and the find projection into a cursor.
+ */
+#include "server/command.h"
+
+#include <duet/mql_match.h>
+#include <duet/mql_pipeline.h>
+#include <duet/mql_projection.h>
+
+#include <string.h>
+
+/* The collection named by the command's first field ("insert": "c"): 73 when it is not a string. */
+static bool crud_collection(duet_command_ctx_t *ctx, const char **collection, duet_error_t *error)
+{
+   bson_iter_t iter;
+   bson_iter_init(&iter, ctx->command);
+   bson_iter_next(&iter);
+   if (!BSON_ITER_HOLDS_UTF8(&iter)) {
+      duet_error_set(error, DUET_ERR_INVALID_NAMESPACE, "collection name has invalid type %s",
+                     duet_bson_type_name(bson_iter_type(&iter)));
+      return false;
+   }
+   uint32_t length;
+   *collection = bson_iter_utf8(&iter, &length);
+   if (strlen(*collection) != length) {
+      duet_error_set(error, DUET_ERR_INVALID_NAMESPACE, "Invalid namespace specified '%s.%s'", ctx->db, *collection);
+      return false;
+   }
+   return duet_store_validate_namespace(ctx->db, *collection, error);
+}
+
+/* 40415 for a field that is neither one of `known` nor a global field. */
+static bool crud_check_fields(duet_command_ctx_t *ctx, const char *struct_name, const char *const *known,
+                              duet_error_t *error)
+{
+   bson_iter_t iter;
+   bson_iter_init(&iter, ctx->command);
+   bson_iter_next(&iter); /* the command name */
+   while (bson_iter_next(&iter)) {
+      const char *key = bson_iter_key(&iter);
+      if (duet_command_is_generic_field(key)) {
+         continue;
+      }
+      bool found = false;
+      for (size_t i = 0; known[i]; i++) {
+         if (strcmp(key, known[i]) == 0) {
+            found = true;
+            break;
+         }
+      }
+      if (!found) {
+         duet_error_set(error, 40415, "BSON field '%s.%s' is an unknown field.", struct_name, key);
+         return false;
+      }
+   }
+   return true;
+}
+
+static bool crud_is_boolish(const bson_iter_t *iter)
+{
+   return BSON_ITER_HOLDS_BOOL(iter) || BSON_ITER_HOLDS_NUMBER(iter);
+}
+
+/* Advances the server's cluster clock to what the store wrote. */
+static void crud_observe_cluster_time(duet_command_ctx_t *ctx, duet_session_t *session)
+{
+   duet_store_ts_t latest = 0;
+   duet_error_t ignored = DUET_ERROR_INIT;
+   if (duet_store_changelog_latest(session, &latest, &ignored)) {
+      duet_clock_advance(&ctx->server->clock, (uint32_t)(latest >> 32), (uint32_t)latest);
+   }
+   duet_error_clear(&ignored);
+}
+
+/* Appends {index, code, errmsg, <extra>} to the writeErrors array. */
+static void crud_append_write_error(bson_t *array, uint32_t *count, int32_t index, const duet_error_t *failure)
+{
+   char key_buffer[16];
+   const char *key;
+   bson_uint32_to_string((*count)++, &key, key_buffer, sizeof key_buffer);
+   bson_t entry;
+   bson_append_document_begin(array, key, -1, &entry);
+   BSON_APPEND_INT32(&entry, "index", index);
+   BSON_APPEND_INT32(&entry, "code", failure->code);
+   BSON_APPEND_UTF8(&entry, "errmsg", failure->message);
+   if (failure->extra) {
+      bson_iter_t iter;
+      bson_iter_init(&iter, failure->extra);
+      while (bson_iter_next(&iter)) {
+         const char *name = bson_iter_key(&iter);
+         if (strcmp(name, "index") != 0 && strcmp(name, "code") != 0 && strcmp(name, "errmsg") != 0) {
+            bson_append_iter(&entry, name, -1, &iter);
+         }
+      }
+   }
+   bson_append_document_end(array, &entry);
+}
+
+/* ---- insert ------------------------------------------------------------------------- */
+
+bool duet_cmd_insert(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
+{
+   static const char *const known[] = {"documents", "ordered", "bypassDocumentValidation", "let", NULL};
+   const char *collection;
+   if (!crud_collection(ctx, &collection, error) || !crud_check_fields(ctx, "insert", known, error)) {
+      return false;
+   }
+   bool ordered = true;
+   bson_iter_t iter, documents;
+   if (bson_iter_init_find(&iter, ctx->command, "ordered")) {
+      if (!crud_is_boolish(&iter)) {
+         duet_error_wrong_type(error, "insert", "ordered", &iter, "bool");
+         return false;
+      }
+      ordered = bson_iter_as_bool(&iter);
+   }
+   if (bson_iter_init_find(&iter, ctx->command, "bypassDocumentValidation") && bson_iter_as_bool(&iter)) {
+      duet_error_set(error, DUET_ERR_COMMAND_NOT_SUPPORTED, "bypassDocumentValidation is not supported by duetd");
+      return false;
+   }
+   if (!bson_iter_init_find(&iter, ctx->command, "documents")) {
+      duet_error_set(error, 40414, "BSON field 'insert.documents' is missing but a required field");
+      return false;
+   }
+   if (!BSON_ITER_HOLDS_ARRAY(&iter)) {
+      duet_error_wrong_type(error, "insert", "documents", &iter, "array");
+      return false;
+   }
+   uint32_t count = 0;
+   bson_iter_recurse(&iter, &documents);
+   while (bson_iter_next(&documents)) {
+      if (!BSON_ITER_HOLDS_DOCUMENT(&documents)) {
+         char field[48];
+         snprintf(field, sizeof field, "documents.%u", count);
+         duet_error_wrong_type(error, "insert", field, &documents, "object");
+         return false;
+      }
+      count++;
+   }
+   if (count == 0 || count > DUET_WIRE_MAX_WRITE_BATCH) {
+      duet_error_set(error, DUET_ERR_INVALID_LENGTH, "Write batch sizes must be between 1 and %d. Got %u operations.",
+                     DUET_WIRE_MAX_WRITE_BATCH, count);
+      return false;
+   }
+
+   duet_session_t *session;
+   if (!duet_server_session_acquire(ctx->server, &session, error)) {
+      return false;
+   }
+   if (!duet_session_begin(session, error)) {
+      duet_server_session_release(ctx->server, session);
+      return false;
+   }
+   bson_t write_errors = BSON_INITIALIZER;
+   uint32_t error_count = 0;
+   int32_t inserted = 0;
+   int32_t index = 0;
+   bool ok = true;
+   bson_iter_recurse(&iter, &documents);
+   while (bson_iter_next(&documents)) {
+      uint32_t length;
+      const uint8_t *data;
+      bson_iter_document(&documents, &length, &data);
+      bson_t doc;
+      bson_init_static(&doc, data, length);
+      duet_error_t failure = DUET_ERROR_INIT;
+      if (!duet_command_check_deadline(ctx, &failure)) {
+         crud_append_write_error(&write_errors, &error_count, index, &failure);
+         duet_error_clear(&failure);
+         break;
+      }
+      if (!duet_session_savepoint(session, error)) {
+         ok = false;
+         break;
+      }
+      if (duet_store_insert(session, ctx->db, collection, &doc, NULL, &failure)) {
+         if (!duet_session_savepoint_release(session, error)) {
+            ok = false;
+            break;
+         }
+         inserted++;
+      } else {
+         duet_session_savepoint_rollback(session);
+         crud_append_write_error(&write_errors, &error_count, index, &failure);
+         duet_error_clear(&failure);
+         if (ordered) {
+            break;
+         }
+      }
+      index++;
+   }
+   if (ok) {
+      ok = duet_session_commit(session, error);
+   } else {
+      duet_session_abort(session);
+   }
+   if (ok) {
+      crud_observe_cluster_time(ctx, session);
+      __atomic_add_fetch(&ctx->server->op_insert, inserted, __ATOMIC_RELAXED);
+      BSON_APPEND_INT32(reply, "n", inserted);
+      if (error_count > 0) {
+         BSON_APPEND_ARRAY(reply, "writeErrors", &write_errors);
+      }
+   }
+   bson_destroy(&write_errors);
+   duet_server_session_release(ctx->server, session);
+   return ok;
+}
+
+/* ---- find ---------------------------------------------------------------------------- */
+
+/* The state of a find cursor: a store scan piped through the parsed pipeline and projection. */
+typedef struct find_source {
+   duet_server_t *server;              /* borrowed */
+   duet_session_t *session;            /* owned (pooled): the scan's SQLite connection */
+   duet_store_cursor_t *scan;          /* owned */
+   duet_pipeline_t *pipeline;          /* owned: $match, $sort, $skip, $limit */
+   duet_pipeline_cursor_t *running;    /* owned */
+   duet_projection_t *projection;      /* owned, NULL without projection */
+} find_source_t;
+
+static bool find_pull(void *context, const bson_t **doc, duet_error_t *error)
+{
+   find_source_t *find = context;
+   return duet_store_cursor_next(find->scan, doc, error);
+}
+
+static duet_cursor_step_t find_next(void *state, bson_t *doc, duet_error_t *error)
+{
+   find_source_t *find = state;
+   const bson_t *next = NULL;
+   if (!duet_pipeline_next(find->running, &next, error)) {
+      return DUET_CURSOR_STEP_ERROR;
+   }
+   if (!next) {
+      return DUET_CURSOR_STEP_END;
+   }
+   if (find->projection) {
+      if (!duet_projection_apply(find->projection, next, NULL, doc, error)) {
+         bson_destroy(doc);
+         return DUET_CURSOR_STEP_ERROR;
+      }
+   } else {
+      bson_copy_to(next, doc);
+   }
+   return DUET_CURSOR_STEP_DOC;
+}
+
+static void find_destroy(void *state)
+{
+   find_source_t *find = state;
+   if (find->running) {
+      duet_pipeline_close(find->running);
+   }
+   duet_pipeline_destroy(find->pipeline);
+   if (find->scan) {
+      duet_store_cursor_destroy(find->scan);
+   }
+   duet_projection_destroy(find->projection);
+   duet_server_session_release(find->server, find->session);
+   bson_free(find);
+}
+
+static const duet_cursor_source_ops_t find_ops = {find_next, NULL, NULL, find_destroy};
+
+/* Reads a non-negative integer option (skip, limit, batchSize). */
+static bool find_read_count(const bson_iter_t *iter, const char *field, int64_t *out, duet_error_t *error)
+{
+   if (!BSON_ITER_HOLDS_NUMBER(iter)) {
+      duet_error_wrong_type(error, "FindCommandRequest", field, iter, "long");
+      return false;
+   }
+   double value = bson_iter_as_double(iter);
+   if (value < 0) {
+      duet_error_set(error, 51024, "BSON field '%s' value must be >= 0, actual value '%lld'", field,
+                     (long long)bson_iter_as_int64(iter));
+      return false;
+   }
+   *out = bson_iter_as_int64(iter);
+   return true;
+}
+
+bool duet_cmd_find(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
+{
+   static const char *const known[] = {"filter", "projection", "sort", "hint", "skip", "limit", "batchSize",
+                                       "singleBatch", "allowDiskUse", "noCursorTimeout", "allowPartialResults",
+                                       "collation", "let", "tailable", "awaitData", "oplogReplay", "min", "max",
+                                       "returnKey", "showRecordId", NULL};
+   const char *collection;
+   if (!crud_collection(ctx, &collection, error) || !crud_check_fields(ctx, "FindCommandRequest", known, error)) {
+      return false;
+   }
+   bson_t filter = BSON_INITIALIZER, projection = BSON_INITIALIZER, sort = BSON_INITIALIZER;
+   bool has_projection = false, has_sort = false, single_batch = false, allow_disk_use = false;
+   int64_t skip = 0, limit = 0, batch_size = -1;
+   bool ok = true;
+   bson_iter_t iter;
+   bson_iter_init(&iter, ctx->command);
+   bson_iter_next(&iter);
+   while (ok && bson_iter_next(&iter)) {
+      const char *key = bson_iter_key(&iter);
+      bool is_document = BSON_ITER_HOLDS_DOCUMENT(&iter);
+      if (strcmp(key, "filter") == 0 || strcmp(key, "projection") == 0 || strcmp(key, "sort") == 0) {
+         if (!is_document) {
+            duet_error_wrong_type(error, "FindCommandRequest", key, &iter, "object");
+            ok = false;
+            break;
+         }
+         uint32_t length;
+         const uint8_t *data;
+         bson_iter_document(&iter, &length, &data);
+         bson_t value;
+         bson_init_static(&value, data, length);
+         bson_t *target = key[0] == 'f' ? &filter : key[0] == 'p' ? &projection : &sort;
+         bson_reinit(target);
+         bson_concat(target, &value);
+         has_projection |= key[0] == 'p' && !bson_empty(&value);
+         has_sort |= key[0] == 's' && !bson_empty(&value);
+      } else if (strcmp(key, "skip") == 0) {
+         ok = find_read_count(&iter, key, &skip, error);
+      } else if (strcmp(key, "limit") == 0) {
+         ok = find_read_count(&iter, key, &limit, error);
+      } else if (strcmp(key, "batchSize") == 0) {
+         ok = find_read_count(&iter, key, &batch_size, error);
+      } else if (strcmp(key, "singleBatch") == 0 || strcmp(key, "allowDiskUse") == 0 ||
+                 strcmp(key, "noCursorTimeout") == 0 || strcmp(key, "allowPartialResults") == 0 ||
+                 strcmp(key, "tailable") == 0 || strcmp(key, "awaitData") == 0 || strcmp(key, "returnKey") == 0 ||
+                 strcmp(key, "showRecordId") == 0 || strcmp(key, "oplogReplay") == 0) {
+         if (!crud_is_boolish(&iter)) {
+            duet_error_wrong_type(error, "FindCommandRequest", key, &iter, "bool");
+            ok = false;
+            break;
+         }
+         bool value = bson_iter_as_bool(&iter);
+         if (strcmp(key, "singleBatch") == 0) {
+            single_batch = value;
+         } else if (strcmp(key, "allowDiskUse") == 0) {
+            allow_disk_use = value;
+         } else if (value && strcmp(key, "tailable") == 0) {
+            duet_error_set(error, DUET_ERR_BAD_VALUE,
+                           "error processing query: tailable cursor requested on non capped collection");
+            ok = false;
+         } else if (value && (strcmp(key, "returnKey") == 0 || strcmp(key, "showRecordId") == 0)) {
+            duet_error_set(error, DUET_ERR_COMMAND_NOT_SUPPORTED, "find option '%s' is not supported by duetd", key);
+            ok = false;
+         }
+      } else if (strcmp(key, "collation") == 0) {
+         bson_iter_t locale;
+         bson_iter_t child;
+         bool simple = is_document && bson_iter_recurse(&iter, &child) && bson_iter_find(&child, "locale") &&
+                       (locale = child, BSON_ITER_HOLDS_UTF8(&locale)) &&
+                       strcmp(bson_iter_utf8(&locale, NULL), "simple") == 0;
+         if (!simple) {
+            duet_error_set(error, DUET_ERR_COMMAND_NOT_SUPPORTED, "collation other than 'simple' is not supported by duetd");
+            ok = false;
+         }
+      } else if (strcmp(key, "min") == 0 || strcmp(key, "max") == 0 || strcmp(key, "let") == 0) {
+         duet_error_set(error, DUET_ERR_COMMAND_NOT_SUPPORTED, "find option '%s' is not supported by duetd", key);
+         ok = false;
+      }
+      /* hint only chooses a plan: the results are the same without it */
+   }
+
+   find_source_t *find = NULL;
+   duet_match_t *match = NULL;
+   if (ok) {
+      find = bson_malloc0(sizeof *find);
+      find->server = ctx->server;
+      /* the pipeline: $match, $sort, $skip, $limit */
+      bson_t stages = BSON_INITIALIZER;
+      uint32_t stage_count = 0;
+      char key_buffer[16];
+      const char *stage_key;
+      if (!bson_empty(&filter)) {
+         bson_uint32_to_string(stage_count++, &stage_key, key_buffer, sizeof key_buffer);
+         bson_t stage;
+         bson_append_document_begin(&stages, stage_key, -1, &stage);
+         BSON_APPEND_DOCUMENT(&stage, "$match", &filter);
+         bson_append_document_end(&stages, &stage);
+      }
+      if (has_sort) {
+         bson_uint32_to_string(stage_count++, &stage_key, key_buffer, sizeof key_buffer);
+         bson_t stage;
+         bson_append_document_begin(&stages, stage_key, -1, &stage);
+         BSON_APPEND_DOCUMENT(&stage, "$sort", &sort);
+         bson_append_document_end(&stages, &stage);
+      }
+      if (skip > 0) {
+         bson_uint32_to_string(stage_count++, &stage_key, key_buffer, sizeof key_buffer);
+         bson_t stage;
+         bson_append_document_begin(&stages, stage_key, -1, &stage);
+         BSON_APPEND_INT64(&stage, "$skip", skip);
+         bson_append_document_end(&stages, &stage);
+      }
+      if (limit > 0) {
+         bson_uint32_to_string(stage_count++, &stage_key, key_buffer, sizeof key_buffer);
+         bson_t stage;
+         bson_append_document_begin(&stages, stage_key, -1, &stage);
+         BSON_APPEND_INT64(&stage, "$limit", limit);
+         bson_append_document_end(&stages, &stage);
+      }
+      duet_pipeline_options_t options = {NULL, allow_disk_use, 0};
+      ok = duet_pipeline_parse(&stages, &options, &find->pipeline, error);
+      bson_destroy(&stages);
+      if (ok && has_projection) {
+         ok = duet_projection_parse(&projection, &filter, &find->projection, error);
+      }
+      /* {_id: v}: read one key instead of scanning the collection */
+      const bson_value_t *id = NULL;
+      if (ok && !bson_empty(&filter)) {
+         ok = duet_match_parse(&filter, DUET_MATCH_FEATURES_DEFAULT, &match, error);
+         if (ok && !duet_match_id_equality(match, &id)) {
+            id = NULL;
+         }
+      }
+      if (ok) {
+         ok = duet_server_session_acquire(ctx->server, &find->session, error);
+      }
+      if (ok) {
+         duet_store_bound_t bound = {id, true};
+         ok = duet_store_scan(find->session, ctx->db, collection, id ? &bound : NULL, id ? &bound : NULL, false,
+                              &find->scan, error);
+      }
+      if (ok) {
+         find->running = duet_pipeline_open(find->pipeline, find_pull, find, NULL);
+      }
+   }
+   duet_match_destroy(match);
+   bson_destroy(&filter);
+   bson_destroy(&projection);
+   bson_destroy(&sort);
+   if (!ok) {
+      if (find) {
+         find_destroy(find);
+      }
+      return false;
+   }
+   char ns[512];
+   snprintf(ns, sizeof ns, "%s.%s", ctx->db, collection);
+   duet_cursor_options_t cursor_options = DUET_CURSOR_OPTIONS_INIT;
+   cursor_options.batch_size = batch_size;
+   cursor_options.single_batch = single_batch || (limit > 0 && batch_size >= limit);
+   cursor_options.has_lsid = ctx->args.has_lsid;
+   memcpy(cursor_options.lsid, ctx->args.lsid, sizeof cursor_options.lsid);
+   __atomic_add_fetch(&ctx->server->op_query, 1, __ATOMIC_RELAXED);
+   return duet_cursor_reply_first(&ctx->server->cursors, ns, (duet_cursor_source_t){&find_ops, find},
+                                  &cursor_options, reply, error);
+}
