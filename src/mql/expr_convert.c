@@ -653,10 +653,12 @@ bool expr_convert_value_with(const bson_value_t *input, bson_type_t to, const ex
                              bson_value_t *out, duet_error_t *error)
 {
    expr_set_missing(out);
-   bool handled;
-   bool extended = expr_convert_extended(input, to, options, out, error, &handled);
-   if (handled) {
-      return extended;
+   if (options->base) {
+      bool handled;
+      bool extended = expr_convert_extended(input, to, options, out, error, &handled);
+      if (handled) {
+         return extended;
+      }
    }
    switch (to) {
    case BSON_TYPE_UTF8: return convert_to_string(input, out, error);
@@ -819,7 +821,7 @@ static bool eval_convert(const duet_expr_t *node, expr_state_t *state, bson_valu
 done:
    /* options.subtype points into values[V_TO]; released with it */
    for (int i = 0; i < V_COUNT; i++) {
-      bson_value_destroy(&values[i]);
+      expr_value_clear(&values[i]);
    }
    return ok;
 }

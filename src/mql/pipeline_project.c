@@ -499,9 +499,54 @@ static void raw_append(raw_buffer_t *buffer, const void *bytes, size_t length)
    buffer->length += length;
 }
 
-/* Appends the element `key: value` in raw form. */
+/* Appends the element `key: value` in raw form (common scalar types encoded directly). */
 static void raw_append_element(raw_buffer_t *buffer, const char *key, size_t key_length, const bson_value_t *value)
 {
+   uint8_t type = (uint8_t)value->value_type;
+   switch (value->value_type) {
+   case BSON_TYPE_UTF8: {
+      uint32_t length = BSON_UINT32_TO_LE(value->value.v_utf8.len + 1);
+      raw_append(buffer, &type, 1);
+      raw_append(buffer, key, key_length + 1);
+      raw_append(buffer, &length, 4);
+      raw_append(buffer, value->value.v_utf8.str, value->value.v_utf8.len);
+      raw_append(buffer, "", 1);
+      return;
+   }
+   case BSON_TYPE_OID:
+      raw_append(buffer, &type, 1);
+      raw_append(buffer, key, key_length + 1);
+      raw_append(buffer, value->value.v_oid.bytes, 12);
+      return;
+   case BSON_TYPE_INT32: {
+      int32_t v = (int32_t)BSON_UINT32_TO_LE((uint32_t)value->value.v_int32);
+      raw_append(buffer, &type, 1);
+      raw_append(buffer, key, key_length + 1);
+      raw_append(buffer, &v, 4);
+      return;
+   }
+   case BSON_TYPE_INT64:
+   case BSON_TYPE_DATE_TIME: {
+      uint64_t v = BSON_UINT64_TO_LE((uint64_t)(value->value_type == BSON_TYPE_INT64 ? value->value.v_int64
+                                                                                       : value->value.v_datetime));
+      raw_append(buffer, &type, 1);
+      raw_append(buffer, key, key_length + 1);
+      raw_append(buffer, &v, 8);
+      return;
+   }
+   case BSON_TYPE_BOOL: {
+      uint8_t v = value->value.v_bool ? 1 : 0;
+      raw_append(buffer, &type, 1);
+      raw_append(buffer, key, key_length + 1);
+      raw_append(buffer, &v, 1);
+      return;
+   }
+   case BSON_TYPE_NULL:
+      raw_append(buffer, &type, 1);
+      raw_append(buffer, key, key_length + 1);
+      return;
+   default: break;
+   }
    bson_t element = BSON_INITIALIZER;
    bson_append_value(&element, key, (int)key_length, value);
    raw_append(buffer, bson_get_data(&element) + 4, element.len - 5);
