@@ -221,6 +221,7 @@ typedef struct find_source {
    duet_pipeline_t *pipeline;          /* owned: $match, $sort, $skip, $limit */
    duet_pipeline_cursor_t *running;    /* owned */
    duet_projection_t *projection;      /* owned, NULL without projection */
+   int64_t budget_us;                  /* maxTimeMS left for the cursor's work (all batches); -1 = none */
 } find_source_t;
 
 static bool find_pull(void *context, const bson_t **doc, duet_error_t *error)
@@ -233,7 +234,17 @@ static duet_cursor_step_t find_next(void *state, bson_t *doc, duet_error_t *erro
 {
    find_source_t *find = state;
    const bson_t *next = NULL;
-   if (!duet_pipeline_next(find->running, &next, error)) {
+   int64_t start = find->budget_us >= 0 ? duet_cursor_now_us() : 0;
+   bool ok = duet_pipeline_next(find->running, &next, error);
+   if (find->budget_us >= 0) {
+      /* like MongoDB, maxTimeMS bounds the time spent executing, summed over the find and its getMores */
+      find->budget_us -= duet_cursor_now_us() - start;
+      if (ok && find->budget_us < 0) {
+         duet_error_set(error, DUET_ERR_MAX_TIME_MS_EXPIRED, "operation exceeded time limit");
+         return DUET_CURSOR_STEP_ERROR;
+      }
+   }
+   if (!ok) {
       return DUET_CURSOR_STEP_ERROR;
    }
    if (!next) {
@@ -370,6 +381,7 @@ bool duet_cmd_find(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
    if (ok) {
       find = bson_malloc0(sizeof *find);
       find->server = ctx->server;
+      find->budget_us = ctx->args.max_time_ms > 0 ? ctx->args.max_time_ms * 1000 : -1;
       /* the pipeline: $match, $sort, $skip, $limit */
       bson_t stages = BSON_INITIALIZER;
       uint32_t stage_count = 0;

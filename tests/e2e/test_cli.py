@@ -105,6 +105,20 @@ class CliTest(unittest.TestCase):
         finally:
             duetd.cleanup()
 
+    def test_slow_operations_logged(self):
+        with Duetd("--slowms", "0") as duetd:
+            client = pymongo.MongoClient("127.0.0.1", duetd.port, serverSelectionTimeoutMS=5000)
+            client.test.command("ping")
+            client.close()
+            slow = [l for l in duetd.log_lines() if l["msg"] == "Slow query"]
+            self.assertTrue(any(l["attr"]["command"] == "ping" and l["attr"]["db"] == "test" for l in slow), slow)
+            self.assertIsInstance(slow[0]["attr"]["durationMillis"], int)
+        with Duetd() as duetd:  # 100 ms by default: a ping is not slow
+            client = pymongo.MongoClient("127.0.0.1", duetd.port, serverSelectionTimeoutMS=5000)
+            client.test.command("ping")
+            client.close()
+            self.assertEqual([l for l in duetd.log_lines() if l["msg"] == "Slow query"], [])
+
     def test_log_file_and_level(self):
         with Duetd("--log-level", "debug") as duetd:
             client = pymongo.MongoClient("127.0.0.1", duetd.port, serverSelectionTimeoutMS=5000)

@@ -147,6 +147,15 @@ class CrudTest(unittest.TestCase):
             header, body = read_reply(sock)
             self.assertEqual((body["ok"], body["n"]), (1.0, 2))
 
+    def test_max_time_ms(self):
+        coll = self.db.slow
+        coll.insert_many([{"i": i, "s": "x" * 100} for i in range(100000)])
+        with self.assertRaises(pymongo.errors.ExecutionTimeout) as caught:
+            list(coll.find({"nothing": 1}).max_time_ms(1))
+        self.assertEqual(caught.exception.code, 50)
+        self.assertEqual(caught.exception.details["codeName"], "MaxTimeMSExpired")
+        self.assertEqual(len(list(coll.find({"i": {"$lt": 5}}).max_time_ms(60000))), 5)
+
     def test_missing_collection_reads_empty(self):
         self.assertEqual(list(self.db.nothing_here.find()), [])
         self.assertEqual(self.db.command({"find": "nothing_here"})["cursor"]["id"], 0)
