@@ -61,14 +61,28 @@ bool duet_store_distinct(duet_session_t *session, const char *db, const char *co
 
 typedef struct duet_store_aggregate duet_store_aggregate_t;
 
+typedef struct duet_store_aggregate_options {
+   bool allow_disk_use;             /* lifts the $sort/$group memory limit */
+   bool bypass_document_validation; /* $out writes without the target's validator */
+} duet_store_aggregate_options_t;
+
+#define DUET_STORE_AGGREGATE_OPTIONS_INIT {false, false}
+
 /*
 ** Runs an aggregation pipeline (an array document of stages, duet/mql_pipeline.h)
 ** over db.coll.  A leading $match also chooses the access path (point read,
-** _id range, index), as for find.  $out and $merge are not supported yet: they
-** fail to parse with 115 CommandNotSupported.  Same cursor rules as find.
+** _id range, index), as for find.  `options` may be NULL.
+** A final {$out: "coll"} or {$out: {db, coll}} runs here, before this returns,
+** MongoDB's way: the results go into a temporary collection created with the
+** target's options (validator, ...) and indexes, which then replaces the target
+** (rename with dropTarget), all in one transaction: on any failure the target
+** is untouched.  The cursor then yields no documents.  $out elsewhere than last
+** is 40601; $merge fails with 115 CommandNotSupported (not supported yet).
+** Same cursor rules as find.
 */
 bool duet_store_aggregate(duet_session_t *session, const char *db, const char *coll, const bson_t *pipeline,
-                          bool allow_disk_use, duet_store_aggregate_t **out, duet_error_t *error);
+                          const duet_store_aggregate_options_t *options, duet_store_aggregate_t **out,
+                          duet_error_t *error);
 /* Next output document: *doc borrowed until the next call, NULL at the end. */
 bool duet_store_aggregate_next(duet_store_aggregate_t *aggregate, const bson_t **doc, duet_error_t *error);
 void duet_store_aggregate_destroy(duet_store_aggregate_t *aggregate);

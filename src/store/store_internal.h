@@ -223,6 +223,19 @@ void duet_store_changelog_after_commit(duet_session_t *session);
  * (initialized by the callee). */
 void duet_store_diff(const bson_t *old_doc, const bson_t *new_doc, bson_t *description);
 
+/* ---- store_query.c / store_out.c ---- */
+
+typedef struct duet_store_aggregate_options duet_store_aggregate_options_t;
+typedef struct duet_store_aggregate duet_store_aggregate_t;
+/* A pipeline cursor over db.coll without $out handling. */
+bool duet_store_aggregate_open_internal(duet_session_t *session, const char *db, const char *coll,
+                                        const bson_t *pipeline, bool allow_disk_use, duet_store_aggregate_t **out,
+                                        duet_error_t *error);
+/* Runs stages [0, out_index) of `pipeline` over db.coll and replaces the
+ * target named by the $out stage at out_index (see duet_store_aggregate). */
+bool duet_store_aggregate_out(duet_session_t *session, const char *db, const char *coll, const bson_t *pipeline,
+                              uint32_t out_index, const duet_store_aggregate_options_t *options, duet_error_t *error);
+
 /* ---- store_hooks.c ---- */
 
 bool duet_store_hooks_run(duet_session_t *session, const duet_store_write_t *write, duet_error_t *error);

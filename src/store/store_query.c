@@ -481,8 +481,9 @@ static bool aggregate_source(void *context, const bson_t **doc, duet_error_t *er
    return duet_store_find_next(context, doc, error);
 }
 
-bool duet_store_aggregate(duet_session_t *session, const char *db, const char *coll, const bson_t *pipeline,
-                          bool allow_disk_use, duet_store_aggregate_t **out, duet_error_t *error)
+/* Opens the pipeline over db.coll (no $out handling). */
+static bool aggregate_open(duet_session_t *session, const char *db, const char *coll, const bson_t *pipeline,
+                           bool allow_disk_use, duet_store_aggregate_t **out, duet_error_t *error)
 {
    *out = NULL;
    duet_pipeline_options_t options = {NULL, allow_disk_use, 0};
@@ -515,9 +516,55 @@ bool duet_store_aggregate(duet_session_t *session, const char *db, const char *c
    return true;
 }
 
+bool duet_store_aggregate(duet_session_t *session, const char *db, const char *coll, const bson_t *pipeline,
+                          const duet_store_aggregate_options_t *options, duet_store_aggregate_t **out,
+                          duet_error_t *error)
+{
+   *out = NULL;
+   duet_store_aggregate_options_t defaults = DUET_STORE_AGGREGATE_OPTIONS_INIT;
+   if (!options) {
+      options = &defaults;
+   }
+   /* find $out: only as the last stage */
+   bson_iter_t iter;
+   uint32_t count = 0, out_at = UINT32_MAX;
+   bson_iter_init(&iter, pipeline);
+   while (bson_iter_next(&iter)) {
+      bson_iter_t stage;
+      if (BSON_ITER_HOLDS_DOCUMENT(&iter) && bson_iter_recurse(&iter, &stage) && bson_iter_next(&stage) &&
+          strcmp(bson_iter_key(&stage), "$out") == 0) {
+         out_at = count;
+      }
+      count++;
+   }
+   if (out_at == UINT32_MAX) {
+      return aggregate_open(session, db, coll, pipeline, options->allow_disk_use, out, error);
+   }
+   if (out_at != count - 1) {
+      duet_error_set(error, 40601, "$out can only be the final stage in the pipeline");
+      return false;
+   }
+   if (!duet_store_aggregate_out(session, db, coll, pipeline, count - 1, options, error)) {
+      return false;
+   }
+   *out = bson_malloc0(sizeof **out); /* no results */
+   return true;
+}
+
 bool duet_store_aggregate_next(duet_store_aggregate_t *aggregate, const bson_t **doc, duet_error_t *error)
 {
+   if (!aggregate->cursor) {
+      *doc = NULL;
+      return true;
+   }
    return duet_pipeline_next(aggregate->cursor, doc, error);
+}
+
+bool duet_store_aggregate_open_internal(duet_session_t *session, const char *db, const char *coll,
+                                        const bson_t *pipeline, bool allow_disk_use, duet_store_aggregate_t **out,
+                                        duet_error_t *error)
+{
+   return aggregate_open(session, db, coll, pipeline, allow_disk_use, out, error);
 }
 
 void duet_store_aggregate_destroy(duet_store_aggregate_t *aggregate)

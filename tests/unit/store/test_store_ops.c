@@ -249,7 +249,7 @@ static void test_aggregate(void **state)
                                 " \"1\": {\"$group\": {\"_id\": \"$n\", \"names\": {\"$push\": \"$name\"}}},"
                                 " \"2\": {\"$sort\": {\"_id\": 1}}}");
    duet_store_aggregate_t *aggregate;
-   ASSERT_OK(duet_store_aggregate(f->session, "db", "c", pipeline, false, &aggregate, error));
+   ASSERT_OK(duet_store_aggregate(f->session, "db", "c", pipeline, NULL, &aggregate, error));
    bson_t results = BSON_INITIALIZER;
    const bson_t *doc;
    int n = 0;
@@ -266,10 +266,51 @@ static void test_aggregate(void **state)
    ASSERT_JSON_EQ(&results, "{\"0\": {\"_id\": 3, \"names\": [\"b\", \"d\"]}, \"1\": {\"_id\": 5, \"names\": [\"a\"]}}");
    bson_destroy(&results);
    bson_destroy(pipeline);
+   /* $out: replaces the target, keeping its validator and indexes */
+   bson_t *options = TEST_JSON("{\"validator\": {\"total\": {\"$gte\": 0}}, \"validationLevel\": \"moderate\"}");
+   ASSERT_OK(duet_store_create_collection(f->session, "db", "t", options, error));
+   bson_destroy(options);
+   bson_t *specs = TEST_JSON("{\"0\": {\"key\": {\"total\": 1}, \"unique\": true}}");
+   ASSERT_OK(duet_store_create_indexes(f->session, "db", "t", specs, NULL, error));
+   bson_destroy(specs);
+   store_test_insert_json(f->session, "db", "t", "{\"_id\": \"old\", \"total\": 1}");
+   pipeline = TEST_JSON("{\"0\": {\"$group\": {\"_id\": \"$n\", \"total\": {\"$sum\": \"$n\"}}}, \"1\": {\"$out\": \"t\"}}");
+   ASSERT_OK(duet_store_aggregate(f->session, "db", "c", pipeline, NULL, &aggregate, error));
+   ASSERT_OK(duet_store_aggregate_next(aggregate, &doc, error));
+   assert_null(doc);
+   duet_store_aggregate_destroy(aggregate);
+   bson_destroy(pipeline);
+   int64_t count;
+   ASSERT_OK(duet_store_count(f->session, "db", "t", &count, error));
+   assert_int_equal(count, 3); /* groups 3 (total 6), 5, 9; the old document is gone */
+   bson_t list;
+   ASSERT_OK(duet_store_list_indexes(f->session, "db", "t", &list, error));
+   ASSERT_JSON_EQ(&list, "{\"0\": {\"v\": 2, \"key\": {\"_id\": 1}, \"name\": \"_id_\"},"
+                         " \"1\": {\"v\": 2, \"key\": {\"total\": 1}, \"name\": \"total_1\", \"unique\": true}}");
+   bson_destroy(&list);
+   duet_store_collection_info_t info;
+   bool exists;
+   ASSERT_OK(duet_store_collection_info(f->session, "db", "t", &info, &exists, error));
+   ASSERT_JSON_EQ(info.options, "{\"validator\": {\"total\": {\"$gte\": 0}}, \"validationLevel\": \"moderate\"}");
+   duet_store_collection_info_clear(&info);
+   /* a failing $out (the target's validator rejects a result) leaves the target as it was */
    duet_error_t err = DUET_ERROR_INIT;
-   pipeline = TEST_JSON("{\"0\": {\"$out\": \"target\"}}");
-   ASSERT_FAILS(err, DUET_ERR_COMMAND_NOT_SUPPORTED,
-                duet_store_aggregate(f->session, "db", "c", pipeline, false, &aggregate, error));
+   pipeline = TEST_JSON("{\"0\": {\"$project\": {\"total\": {\"$literal\": -1}}}, \"1\": {\"$out\": \"t\"}}");
+   ASSERT_FAILS(err, DUET_ERR_DOCUMENT_VALIDATION_FAILURE,
+                duet_store_aggregate(f->session, "db", "c", pipeline, NULL, &aggregate, error));
+   duet_error_clear(&err);
+   bson_destroy(pipeline);
+   ASSERT_OK(duet_store_count(f->session, "db", "t", &count, error));
+   assert_int_equal(count, 3);
+   duet_store_collection_info_t *infos;
+   size_t n_infos;
+   ASSERT_OK(duet_store_list_collections(f->session, "db", &infos, &n_infos, error));
+   assert_int_equal(n_infos, 2); /* c and t: no temporary collection left */
+   duet_store_collection_infos_free(infos, n_infos);
+   /* $out must be last */
+   pipeline = TEST_JSON("{\"0\": {\"$out\": \"t\"}, \"1\": {\"$match\": {}}}");
+   ASSERT_FAILS(err, 40601, duet_store_aggregate(f->session, "db", "c", pipeline, NULL, &aggregate, error));
+   assert_string_equal(err.message, "$out can only be the final stage in the pipeline");
    duet_error_clear(&err);
    bson_destroy(pipeline);
 }
