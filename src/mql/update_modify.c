@@ -42,12 +42,27 @@ static double as_double(const bson_value_t *v)
    }
 }
 
+/* SafeNum::getDecimal: a double becomes Decimal128(double, kRoundTo15Digits),
+ * 15 significant digits with trailing zeros kept (0.1 -> 0.100000000000000). */
 static bson_decimal128_t as_decimal(const bson_value_t *v)
 {
-   if (v->value_type == BSON_TYPE_DOUBLE) {
-      return duet_decimal_from_double(v->value.v_double);
+   if (v->value_type != BSON_TYPE_DOUBLE) {
+      return duet_decimal_from_value(v);
    }
-   return duet_decimal_from_value(v);
+   double d = v->value.v_double;
+   bson_decimal128_t result;
+   if (isnan(d)) {
+      bson_decimal128_from_string("NaN", &result);
+   } else if (isinf(d)) {
+      bson_decimal128_from_string(d > 0 ? "Infinity" : "-Infinity", &result);
+   } else if (d == 0) {
+      bson_decimal128_from_string(signbit(d) ? "-0" : "0", &result);
+   } else {
+      char text[40];
+      snprintf(text, sizeof text, "%.14e", d);
+      bson_decimal128_from_string(text, &result);
+   }
+   return result;
 }
 
 /* a (op) b for two numbers; false when int64 arithmetic overflows. */

@@ -219,6 +219,9 @@ static void test_inc_mul(void **state)
                 "{\"_id\": 1, \"a\": {\"$numberLong\": \"3\"}}", true);
    check_update("{\"_id\": 1, \"a\": {\"$numberDecimal\": \"1.5\"}}", "{\"$inc\": {\"a\": 1}}",
                 "{\"_id\": 1, \"a\": {\"$numberDecimal\": \"2.5\"}}", true);
+   /* doubles meet decimals through 15 significant digits (SafeNum::getDecimal) */
+   check_update("{\"_id\": 1, \"a\": {\"$numberDecimal\": \"1\"}}", "{\"$inc\": {\"a\": 0.1}}",
+                "{\"_id\": 1, \"a\": {\"$numberDecimal\": \"1.100000000000000\"}}", true);
    check_update("{\"_id\": 1, \"price\": 10.99, \"qty\": 25}", "{\"$mul\": {\"price\": 1.25, \"qty\": 2}}",
                 "{\"_id\": 1, \"price\": 13.7375, \"qty\": 50}", true);
    /* $mul on a missing field creates 0 of the argument's type */
