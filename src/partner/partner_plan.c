@@ -44,20 +44,17 @@ static const char *converter_for(duet_schema_bson_type_t type)
 }
 
 /*
- * Appends {$addFields: {<path>: <value expression>}} (the seeds' spelling) where the value is `operator` applied to
- * "$path" (operator NULL: the literal `value`, with $ifNull when `if_null`).  Unless the
- * property is the primary key, a missing field stays missing ($$REMOVE).
+ * Appends under `key` of `parent` the expression computing the new value of the field at
+ * `path`: `operator` applied to "$path" (operator NULL: {$ifNull: ["$path", {$literal: v}]}).
+ * Unless keep_missing is false (the primary key), a missing field stays missing ($$REMOVE).
  */
-static void set_stage(bson_t *stage, const char *path, const char *operator, const bson_value_t *literal,
-                      bool keep_missing)
+static void leaf_expression(bson_t *parent, const char *key, const char *path, const char *operator,
+                            const bson_value_t *literal, bool keep_missing)
 {
-   bson_t set, field, cond, if_expr, eq, type, ifnull, lit, conv;
+   bson_t field, cond, if_expr, eq, type, ifnull, lit, conv;
    char *ref = bson_strdup_printf("$%s", path);
-   bson_init(stage);
-   BSON_APPEND_DOCUMENT_BEGIN(stage, "$addFields", &set);
-   bson_append_document_begin(&set, path, -1, &field);
+   bson_append_document_begin(parent, key, -1, &field);
    if (literal) {
-      /* {$ifNull: ["$p", {$literal: v}]} */
       BSON_APPEND_ARRAY_BEGIN(&field, "$ifNull", &ifnull);
       BSON_APPEND_UTF8(&ifnull, "0", ref);
       BSON_APPEND_DOCUMENT_BEGIN(&ifnull, "1", &lit);
@@ -83,9 +80,72 @@ static void set_stage(bson_t *stage, const char *path, const char *operator, con
       bson_append_document_end(&cond, &conv);
       bson_append_document_end(&field, &cond);
    }
-   bson_append_document_end(&set, &field);
-   bson_append_document_end(stage, &set);
+   bson_append_document_end(parent, &field);
    bson_free(ref);
+}
+
+/*
+ * Appends under `key` the new value of the object at `prefix` with `rest` (a dotted path
+ * inside it) recomputed.  A dotted $addFields path would create missing parents ({}), so an
+ * embedded object is rebuilt only where it is one:
+ *   {$cond: {if: {$eq: [{$type: "$a"}, "object"]},
+ *            then: {$mergeObjects: ["$a", {b: <value>}]}, else: "$a"}}
+ * (a missing parent stays missing, a list of embedded objects is left as it is).
+ */
+static void nested_expression(bson_t *parent, const char *key, const char *prefix, const char *rest,
+                              const char *operator, const bson_value_t *literal, bool keep_missing)
+{
+   const char *dot = strchr(rest, '.');
+   char *child_key = dot ? bson_strndup(rest, (size_t)(dot - rest)) : bson_strdup(rest);
+   char *child_path = bson_strdup_printf("%s.%s", prefix, child_key);
+   char *ref = bson_strdup_printf("$%s", prefix);
+   bson_t field, cond, if_expr, eq, type, merge, then, patch;
+   bson_append_document_begin(parent, key, -1, &field);
+   BSON_APPEND_DOCUMENT_BEGIN(&field, "$cond", &cond);
+   BSON_APPEND_DOCUMENT_BEGIN(&cond, "if", &if_expr);
+   BSON_APPEND_ARRAY_BEGIN(&if_expr, "$eq", &eq);
+   BSON_APPEND_DOCUMENT_BEGIN(&eq, "0", &type);
+   BSON_APPEND_UTF8(&type, "$type", ref);
+   bson_append_document_end(&eq, &type);
+   BSON_APPEND_UTF8(&eq, "1", "object");
+   bson_append_array_end(&if_expr, &eq);
+   bson_append_document_end(&cond, &if_expr);
+   BSON_APPEND_DOCUMENT_BEGIN(&cond, "then", &then);
+   BSON_APPEND_ARRAY_BEGIN(&then, "$mergeObjects", &merge);
+   BSON_APPEND_UTF8(&merge, "0", ref);
+   BSON_APPEND_DOCUMENT_BEGIN(&merge, "1", &patch);
+   if (dot) {
+      nested_expression(&patch, child_key, child_path, dot + 1, operator, literal, keep_missing);
+   } else {
+      leaf_expression(&patch, child_key, child_path, operator, literal, keep_missing);
+   }
+   bson_append_document_end(&merge, &patch);
+   bson_append_array_end(&then, &merge);
+   bson_append_document_end(&cond, &then);
+   BSON_APPEND_UTF8(&cond, "else", ref);
+   bson_append_document_end(&field, &cond);
+   bson_append_document_end(parent, &field);
+   bson_free(child_key);
+   bson_free(child_path);
+   bson_free(ref);
+}
+
+/* Appends {$addFields: {<top>: <expression>}} (the seeds' spelling) recomputing `path`. */
+static void set_stage(bson_t *stage, const char *path, const char *operator, const bson_value_t *literal,
+                      bool keep_missing)
+{
+   bson_t set;
+   bson_init(stage);
+   BSON_APPEND_DOCUMENT_BEGIN(stage, "$addFields", &set);
+   const char *dot = strchr(path, '.');
+   if (dot) {
+      char *top = bson_strndup(path, (size_t)(dot - path));
+      nested_expression(&set, top, top, dot + 1, operator, literal, keep_missing);
+      bson_free(top);
+   } else {
+      leaf_expression(&set, path, path, operator, literal, keep_missing);
+   }
+   bson_append_document_end(stage, &set);
 }
 
 static void add_set(plan_builder_t *builder, bool forward, const char *path, const char *operator,

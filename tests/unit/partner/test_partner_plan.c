@@ -274,6 +274,30 @@ static void test_forced_in_place_for_breaking(void **state)
    bson_free(new_json);
 }
 
+static void test_nested_property_type_change(void **state)
+{
+   (void)state;
+   const char *old_json = "{\"title\": \"Task\", \"bsonType\": \"object\", \"required\": [\"_id\"], \"properties\": "
+                          "{\"_id\": {\"bsonType\": \"objectId\"}, \"address\": {\"title\": \"Address\", "
+                          "\"bsonType\": \"object\", \"properties\": {\"zip\": {\"bsonType\": \"int\"}, \"city\": "
+                          "{\"bsonType\": \"string\"}}}}}";
+   const char *new_json = "{\"title\": \"Task\", \"bsonType\": \"object\", \"required\": [\"_id\"], \"properties\": "
+                          "{\"_id\": {\"bsonType\": \"objectId\"}, \"address\": {\"title\": \"Address\", "
+                          "\"bsonType\": \"object\", \"properties\": {\"zip\": {\"bsonType\": \"string\"}, \"city\": "
+                          "{\"bsonType\": \"string\"}}}}}";
+   bool breaking = false;
+   duet_partner_spec_t *spec = plan(old_json, new_json, NULL, &breaking);
+   assert_true(breaking);
+   assert_string_equal(step_field(spec, 0, "property"), "address.zip");
+   round_trip(spec, "{\"_id\": {\"$oid\": \"5f1e2d3c4b5a697887766554\"}, \"address\": {\"zip\": 1234, \"city\": \"x\"}}",
+              "{\"_id\": {\"$oid\": \"5f1e2d3c4b5a697887766554\"}, \"address\": {\"zip\": \"1234\", \"city\": \"x\"}}");
+   round_trip(spec, "{\"_id\": {\"$oid\": \"5f1e2d3c4b5a697887766554\"}, \"address\": {\"city\": \"x\"}}",
+              "{\"_id\": {\"$oid\": \"5f1e2d3c4b5a697887766554\"}, \"address\": {\"city\": \"x\"}}");
+   round_trip(spec, "{\"_id\": {\"$oid\": \"5f1e2d3c4b5a697887766554\"}}",
+              "{\"_id\": {\"$oid\": \"5f1e2d3c4b5a697887766554\"}}");
+   duet_partner_spec_destroy(spec);
+}
+
 static void test_no_transform_possible(void **state)
 {
    (void)state;
@@ -336,6 +360,7 @@ int main(void)
        cmocka_unit_test(test_remove_property_keeps_values),
        cmocka_unit_test(test_non_breaking_in_place_with_update_value),
        cmocka_unit_test(test_forced_in_place_for_breaking),
+       cmocka_unit_test(test_nested_property_type_change),
        cmocka_unit_test(test_no_transform_possible),
        cmocka_unit_test(test_several_collections_need_collection_option),
    };
