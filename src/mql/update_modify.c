@@ -196,13 +196,14 @@ static int64_t now_ms(const duet_uapply_t *ctx)
    return ctx->now_ms;
 }
 
-static void current_date_value(const duet_uapply_t *ctx, const duet_unode_t *leaf, bson_value_t *out)
+/* $currentDate's value; timestamps take successive ticks (LogicalClock::reserveTicks(1)). */
+static void current_date_value(duet_uapply_t *ctx, const duet_unode_t *leaf, bson_value_t *out)
 {
    memset(out, 0, sizeof *out);
    if (leaf->current_date_is_timestamp) {
       out->value_type = BSON_TYPE_TIMESTAMP;
       out->value.v_timestamp.timestamp = (uint32_t)(now_ms(ctx) / 1000);
-      out->value.v_timestamp.increment = 1;
+      out->value.v_timestamp.increment = ++ctx->timestamp_ticks;
    } else {
       out->value_type = BSON_TYPE_DATE_TIME;
       out->value.v_datetime = now_ms(ctx);

@@ -196,6 +196,7 @@ typedef struct duet_uapply {
    bool had_id;                 /* old document had _id (immutable) */
    int64_t now_ms;
    bool force_modified;         /* some modifier was not a noop (MongoDB's nModified) */
+   uint32_t timestamp_ticks;    /* $currentDate timestamps handed out so far (each takes a tick) */
 } duet_uapply_t;
 
 /* Applies a leaf modifier.  `element` is the element at path_taken (the document

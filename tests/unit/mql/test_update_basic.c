@@ -273,6 +273,12 @@ static void test_current_date(void **state)
                 "{\"_id\": 1, \"a\": 1, \"d\": {\"$date\": {\"$numberLong\": \"1700000000000\"}}, \"t\": {\"$timestamp\": "
                 "{\"t\": 1700000000, \"i\": 1}}}",
                 true);
+   check_update_spec("{\"_id\": 1}",
+                     BCON_NEW("$currentDate", "{", "a", "{", "$type", BCON_UTF8("timestamp"), "}", "b", "{", "$type",
+                              BCON_UTF8("timestamp"), "}", "}"),
+                     "{\"_id\": 1, \"a\": {\"$timestamp\": {\"t\": 1700000000, \"i\": 1}}, \"b\": {\"$timestamp\": {\"t\": "
+                     "1700000000, \"i\": 2}}}",
+                     true);
    check_update_spec("{\"_id\": 1}", BCON_NEW("$currentDate", "{", "d", "{", "$type", BCON_UTF8("date"), "}", "}"),
                 "{\"_id\": 1, \"d\": {\"$date\": {\"$numberLong\": \"1700000000000\"}}}", true);
    check_parse_error("{\"$currentDate\": {\"d\": 1}}", 2,
