@@ -362,12 +362,50 @@ static void test_bit(void **state)
                      "double");
 }
 
+static void test_kinds(void **state)
+{
+   (void)state;
+   const struct {
+      const char *json;
+      duet_update_kind_t kind;
+      bool positional;
+   } cases[] = {
+      {"{\"$set\": {\"a\": 1}}", DUET_UPDATE_MODIFIERS, false},
+      {"{\"$set\": {\"a.$.b\": 1}}", DUET_UPDATE_MODIFIERS, true},
+      {"{\"$inc\": {\"a.$[]\": 1}}", DUET_UPDATE_MODIFIERS, false},
+      {"{\"a\": 1}", DUET_UPDATE_REPLACEMENT, false},
+      {"{}", DUET_UPDATE_REPLACEMENT, false},
+   };
+   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      bson_t *spec = TEST_JSON(cases[i].json);
+      duet_update_t *update = NULL;
+      duet_error_t error = DUET_ERROR_INIT;
+      assert_true(duet_update_parse(spec, NULL, &update, &error));
+      assert_int_equal(duet_update_kind(update), cases[i].kind);
+      assert_int_equal(duet_update_uses_positional(update), cases[i].positional);
+      duet_update_destroy(update);
+      bson_destroy(spec);
+   }
+   /* arrayFilters belong to modifier updates only */
+   bson_t *spec = TEST_JSON("{\"a\": 1}");
+   bson_t *filters = TEST_JSON("{\"0\": {\"x\": 1}}");
+   duet_update_options_t options = DUET_UPDATE_OPTIONS_INIT;
+   options.array_filters = filters;
+   duet_update_t *update = NULL;
+   duet_error_t error = DUET_ERROR_INIT;
+   assert_false(duet_update_parse(spec, &options, &update, &error));
+   assert_int_equal(error.code, 9);
+   assert_string_equal(error.message, "arrayFilters may not be specified for replacement-style updates");
+   bson_destroy(spec);
+   bson_destroy(filters);
+}
+
 int main(void)
 {
    const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_set),           cmocka_unit_test(test_set_errors),  cmocka_unit_test(test_parse_errors),
       cmocka_unit_test(test_unset),         cmocka_unit_test(test_inc_mul),     cmocka_unit_test(test_min_max),
-      cmocka_unit_test(test_current_date),  cmocka_unit_test(test_rename),      cmocka_unit_test(test_set_on_insert), cmocka_unit_test(test_bit),
+      cmocka_unit_test(test_current_date),  cmocka_unit_test(test_rename),      cmocka_unit_test(test_set_on_insert), cmocka_unit_test(test_bit), cmocka_unit_test(test_kinds),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }
