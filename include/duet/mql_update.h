@@ -73,7 +73,10 @@ typedef struct duet_update_options {
    const duet_expr_scope_t *scope;
 } duet_update_options_t;
 
-#define DUET_UPDATE_OPTIONS_INIT {NULL, 0, NULL}
+#define DUET_UPDATE_OPTIONS_INIT                                                                                       \
+   {                                                                                                                   \
+      NULL, 0, NULL                                                                                                    \
+   }
 
 /*
 ** Parses an update given as a document (modifiers or replacement).  `options`
@@ -125,8 +128,8 @@ bool duet_update_uses_positional(const duet_update_t *update);
 ** (command = update, findAndModify); the command layer adds that prefix
 ** (duet_error_wrap).  Errors from parse are reported bare.
 */
-bool duet_update_apply(const duet_update_t *update, const bson_t *old_doc, const bson_t *query,
-                       bool is_upsert_insert, bson_t *new_doc_out, bool *modified_out, duet_error_t *error);
+bool duet_update_apply(const duet_update_t *update, const bson_t *old_doc, const bson_t *query, bool is_upsert_insert,
+                       bson_t *new_doc_out, bool *modified_out, duet_error_t *error);
 
 /*
 ** duet_update_apply with caller variables for pipeline updates: env->variables

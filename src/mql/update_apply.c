@@ -100,7 +100,8 @@ bool duet_update_create_path(duet_uapply_t *ctx, duet_uelem_t *element, const du
       }
       if (index > element->count && index - element->count > UPDATE_MAX_PADDING) {
          duet_uelem_free(leaf_value);
-         duet_error_set(error, DUET_ERR_CANNOT_BACKFILL_ARRAY, "can't backfill more than %d elements", UPDATE_MAX_PADDING);
+         duet_error_set(error, DUET_ERR_CANNOT_BACKFILL_ARRAY, "can't backfill more than %d elements",
+                        UPDATE_MAX_PADDING);
          return false;
       }
       while (element->count < index) {
@@ -111,8 +112,8 @@ bool duet_update_create_path(duet_uapply_t *ctx, duet_uelem_t *element, const du
    }
    duet_uelem_t *top = NULL;
    for (size_t i = first; i + 1 < path_to_create->count; i++) {
-      duet_uelem_t *doc = duet_uelem_new_container(parent->type == BSON_TYPE_ARRAY ? "" : path_to_create->parts[i],
-                                                   BSON_TYPE_DOCUMENT);
+      duet_uelem_t *doc =
+          duet_uelem_new_container(parent->type == BSON_TYPE_ARRAY ? "" : path_to_create->parts[i], BSON_TYPE_DOCUMENT);
       duet_uelem_push(parent, doc);
       if (!top) {
          top = doc;
@@ -120,7 +121,8 @@ bool duet_update_create_path(duet_uapply_t *ctx, duet_uelem_t *element, const du
       parent = doc;
    }
    bson_free(leaf_value->name);
-   leaf_value->name = bson_strdup(parent->type == BSON_TYPE_ARRAY ? "" : path_to_create->parts[path_to_create->count - 1]);
+   leaf_value->name =
+       bson_strdup(parent->type == BSON_TYPE_ARRAY ? "" : path_to_create->parts[path_to_create->count - 1]);
    duet_uelem_push(parent, leaf_value);
    if (!top) {
       top = leaf_value;
@@ -128,11 +130,11 @@ bool duet_update_create_path(duet_uapply_t *ctx, duet_uelem_t *element, const du
    *created = top;
    return true;
 
-not_viable: {
+not_viable : {
    bson_string_t *text = bson_string_new(NULL);
    duet_update_format_uelem(text, element);
-   duet_error_set(error, DUET_ERR_PATH_NOT_VIABLE, "Cannot create field '%s' in element {%s}",
-                  path_to_create->parts[0], text->str);
+   duet_error_set(error, DUET_ERR_PATH_NOT_VIABLE, "Cannot create field '%s' in element {%s}", path_to_create->parts[0],
+                  text->str);
    bson_string_free(text, true);
    duet_uelem_free(leaf_value);
    return false;
@@ -164,7 +166,8 @@ static bool dollar_field_allowed(const duet_uelem_t *parent, size_t index, duet_
    size_t at = index;
    if (strcmp(name, "$db") == 0) {
       if (elem->type != BSON_TYPE_UTF8) {
-         duet_error_set(error, DUET_ERR_INVALID_DBREF, "The DBRef $db field must be a String, not a %s", duet_type_name(elem->type));
+         duet_error_set(error, DUET_ERR_INVALID_DBREF, "The DBRef $db field must be a String, not a %s",
+                        duet_type_name(elem->type));
          return false;
       }
       if (at == 0 || strcmp(parent->children[at - 1]->name, "$id") != 0) {
@@ -185,7 +188,8 @@ static bool dollar_field_allowed(const duet_uelem_t *parent, size_t index, duet_
    if (strcmp(name, "$ref") == 0) {
       const duet_uelem_t *ref = parent->children[at];
       if (ref->type != BSON_TYPE_UTF8) {
-         duet_error_set(error, DUET_ERR_INVALID_DBREF, "The DBRef $ref field must be a String, not a %s", duet_type_name(ref->type));
+         duet_error_set(error, DUET_ERR_INVALID_DBREF, "The DBRef $ref field must be a String, not a %s",
+                        duet_type_name(ref->type));
          return false;
       }
       if (at + 1 >= parent->count || strcmp(parent->children[at + 1]->name, "$id") != 0) {
@@ -214,7 +218,8 @@ static bool check_id_value(const duet_uelem_t *id, duet_error_t *error)
             duet_error_t inner = DUET_ERROR_INIT;
             if (!dollar_field_allowed(id, i, &inner)) {
                if (inner.code == DUET_ERR_DOLLAR_PREFIXED_FIELD_NAME) {
-                  duet_error_set(error, inner.code, "_id fields may not contain '$'-prefixed fields: %s is not valid for storage.",
+                  duet_error_set(error, inner.code,
+                                 "_id fields may not contain '$'-prefixed fields: %s is not valid for storage.",
                                  id->children[i]->name);
                } else {
                   duet_error_move(error, &inner);
@@ -375,7 +380,8 @@ static bool apply_object(duet_uapply_t *ctx, const duet_unode_t *node, duet_uele
    bool apply_positional = node->positional != NULL;
    const char *matched = ctx->matched_field;
    if (apply_positional && !matched) {
-      duet_error_set(error, DUET_ERR_BAD_VALUE, "The positional operator did not find the match needed from the query.");
+      duet_error_set(error, DUET_ERR_BAD_VALUE,
+                     "The positional operator did not find the match needed from the query.");
       return false;
    }
    for (size_t i = 0; i < node->count; i++) {
@@ -585,8 +591,8 @@ static bool replace_document(const duet_uelem_t *old_root, const bson_t *replace
    return true;
 }
 
-bool duet_update_apply(const duet_update_t *update, const bson_t *old_doc, const bson_t *query,
-                       bool is_upsert_insert, bson_t *new_doc_out, bool *modified_out, duet_error_t *error)
+bool duet_update_apply(const duet_update_t *update, const bson_t *old_doc, const bson_t *query, bool is_upsert_insert,
+                       bson_t *new_doc_out, bool *modified_out, duet_error_t *error)
 {
    return duet_update_apply_env(update, old_doc, query, is_upsert_insert, NULL, new_doc_out, modified_out, error);
 }

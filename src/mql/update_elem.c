@@ -66,8 +66,8 @@ void duet_uelem_remove_at(duet_uelem_t *parent, size_t index)
 static void uelem_fill_children(duet_uelem_t *elem, bson_iter_t *iter)
 {
    while (bson_iter_next(iter)) {
-      duet_uelem_t *child = duet_uelem_from_value(elem->type == BSON_TYPE_ARRAY ? "" : bson_iter_key(iter),
-                                                  bson_iter_value(iter));
+      duet_uelem_t *child =
+          duet_uelem_from_value(elem->type == BSON_TYPE_ARRAY ? "" : bson_iter_key(iter), bson_iter_value(iter));
       duet_uelem_push(elem, child);
    }
 }

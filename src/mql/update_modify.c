@@ -240,7 +240,8 @@ static const duet_uelem_t *value_at(const duet_uelem_t *elem, const char *dotted
 static int compare_by_pattern(const duet_uelem_t *a, const duet_uelem_t *b)
 {
    bson_iter_t iter;
-   BSON_ASSERT(bson_iter_init_from_data(&iter, current_pattern->value.v_doc.data, current_pattern->value.v_doc.data_len));
+   BSON_ASSERT(
+       bson_iter_init_from_data(&iter, current_pattern->value.v_doc.data, current_pattern->value.v_doc.data_len));
    bson_value_t null_value = {.value_type = BSON_TYPE_NULL};
    while (bson_iter_next(&iter)) {
       const char *key = bson_iter_key(&iter);
@@ -397,10 +398,10 @@ static bool update_existing(duet_uapply_t *ctx, const duet_unode_t *leaf, duet_u
    case DUET_UOP_MUL: {
       if (!duet_type_is_number(element->type)) {
          char *id = id_text(ctx);
-         duet_error_set(error, DUET_ERR_TYPE_MISMATCH,
-                        "Cannot apply %s to a value of non-numeric type. {%s} has the field '%s' of non-numeric type %s",
-                        leaf->op_name, id ? id : "", elem_field_name(element, name_buffer),
-                        duet_type_name(element->type));
+         duet_error_set(
+             error, DUET_ERR_TYPE_MISMATCH,
+             "Cannot apply %s to a value of non-numeric type. {%s} has the field '%s' of non-numeric type %s",
+             leaf->op_name, id ? id : "", elem_field_name(element, name_buffer), duet_type_name(element->type));
          bson_free(id);
          return false;
       }
@@ -458,9 +459,8 @@ static bool update_existing(duet_uapply_t *ctx, const duet_unode_t *leaf, duet_u
    case DUET_UOP_PUSH:
       if (element->type != BSON_TYPE_ARRAY) {
          char *id = id_text(ctx);
-         duet_error_set(error, DUET_ERR_BAD_VALUE,
-                        "The field '%s' must be an array but is of type %s in document {%s}", path,
-                        duet_type_name(element->type), id ? id : "no id");
+         duet_error_set(error, DUET_ERR_BAD_VALUE, "The field '%s' must be an array but is of type %s in document {%s}",
+                        path, duet_type_name(element->type), id ? id : "no id");
          bson_free(id);
          return false;
       }
@@ -584,8 +584,8 @@ static bool create_with(duet_uapply_t *ctx, duet_uelem_t *element, duet_upath_t 
       char *path = path_text(taken, NULL);
       bson_string_t *s = bson_string_new(NULL);
       duet_update_format_uelem(s, element);
-      duet_error_set(error, DUET_ERR_IMMUTABLE_FIELD, "Updating the path '%s' to %s would modify the immutable field '_id'",
-                     path, s->str);
+      duet_error_set(error, DUET_ERR_IMMUTABLE_FIELD,
+                     "Updating the path '%s' to %s would modify the immutable field '_id'", path, s->str);
       bson_string_free(s, true);
       bson_free(path);
       return false;
@@ -613,8 +613,9 @@ static bool apply_rename(duet_uapply_t *ctx, const duet_unode_t *leaf, duet_uele
          } else {
             bson_string_t *s = bson_string_new(NULL);
             duet_update_format_uelem(s, from);
-            duet_error_set(error, DUET_ERR_PATH_NOT_VIABLE, "cannot use the part (%s of %s) to traverse the element ({%s})",
-                           part, leaf->rename_from, s->str);
+            duet_error_set(error, DUET_ERR_PATH_NOT_VIABLE,
+                           "cannot use the part (%s of %s) to traverse the element ({%s})", part, leaf->rename_from,
+                           s->str);
             bson_string_free(s, true);
             bson_free(copy);
             return false;
@@ -629,9 +630,10 @@ static bool apply_rename(duet_uapply_t *ctx, const duet_unode_t *leaf, duet_uele
       if (up->type == BSON_TYPE_ARRAY) {
          char *id = id_text(ctx);
          char name[24];
-         duet_error_set(error, DUET_ERR_BAD_VALUE,
-                        "The source field cannot be an array element, '%s' in doc with %s has an array field called '%s'",
-                        leaf->rename_from, id ? id : "no id", elem_field_name(up, name));
+         duet_error_set(
+             error, DUET_ERR_BAD_VALUE,
+             "The source field cannot be an array element, '%s' in doc with %s has an array field called '%s'",
+             leaf->rename_from, id ? id : "no id", elem_field_name(up, name));
          bson_free(id);
          return false;
       }
@@ -695,7 +697,8 @@ bool duet_update_leaf_apply(duet_uapply_t *ctx, const duet_unode_t *leaf, duet_u
             duet_update_format_uelem(s, element);
             char *taken = path_text(path_taken, NULL);
             char *to_create = path_text(path_to_create, NULL);
-            duet_error_set(error, DUET_ERR_PATH_NOT_VIABLE, "Cannot use the part (%s) of (%s.%s) to traverse the element ({%s})",
+            duet_error_set(error, DUET_ERR_PATH_NOT_VIABLE,
+                           "Cannot use the part (%s) of (%s.%s) to traverse the element ({%s})",
                            path_to_create->parts[0], taken, to_create, s->str);
             bson_free(taken);
             bson_free(to_create);

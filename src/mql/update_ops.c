@@ -212,7 +212,8 @@ static bool init_push(duet_unode_t *leaf, const bson_value_t *arg, duet_error_t 
       found[which] = &found_values[which];
    }
    if (found[0]->value_type != BSON_TYPE_ARRAY) {
-      duet_error_set(error, DUET_ERR_BAD_VALUE, "The argument to $each in $push must be an array but it was of type: %s",
+      duet_error_set(error, DUET_ERR_BAD_VALUE,
+                     "The argument to $each in $push must be an array but it was of type: %s",
                      duet_type_name(found[0]->value_type));
       return false;
    }
@@ -349,10 +350,33 @@ static bool init_pop(duet_unode_t *leaf, const char *field, const bson_value_t *
 static bool is_path_accepting_keyword(const char *key)
 {
    static const char *const keywords[] = {
-      "$eq",  "$ne",    "$gt",      "$gte",  "$lt",   "$lte",       "$in",           "$nin",
-      "$all", "$exists", "$mod",    "$type", "$regex", "$options",  "$elemMatch",    "$size",
-      "$not", "$bitsAllSet", "$bitsAllClear", "$bitsAnySet", "$bitsAnyClear", "$geoIntersects", "$geoWithin",
-      "$near", "$nearSphere", "$within", "$_internalSchemaType",
+       "$eq",
+       "$ne",
+       "$gt",
+       "$gte",
+       "$lt",
+       "$lte",
+       "$in",
+       "$nin",
+       "$all",
+       "$exists",
+       "$mod",
+       "$type",
+       "$regex",
+       "$options",
+       "$elemMatch",
+       "$size",
+       "$not",
+       "$bitsAllSet",
+       "$bitsAllClear",
+       "$bitsAnySet",
+       "$bitsAnyClear",
+       "$geoIntersects",
+       "$geoWithin",
+       "$near",
+       "$nearSphere",
+       "$within",
+       "$_internalSchemaType",
    };
    for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++) {
       if (strcmp(keywords[i], key) == 0) {
@@ -418,8 +442,8 @@ static bool init_rename(duet_unode_t *leaf, const char *field, const bson_value_
       ok = false;
    } else if ((from_len < to_len && strncmp(field, to, from_len) == 0 && to[from_len] == '.') ||
               (to_len < from_len && strncmp(field, to, to_len) == 0 && field[to_len] == '.')) {
-      duet_error_set(error, DUET_ERR_BAD_VALUE, "The source and target field for $rename must not be on the same path: %s",
-                     text);
+      duet_error_set(error, DUET_ERR_BAD_VALUE,
+                     "The source and target field for $rename must not be on the same path: %s", text);
       ok = false;
    }
    bson_free(text);
@@ -453,10 +477,11 @@ static bool init_bit(duet_unode_t *leaf, const bson_value_t *arg, duet_error_t *
       const char *key = bson_iter_key(&iter);
       char *text = format_element(key, bson_iter_value(&iter));
       if (strcmp(key, "and") != 0 && strcmp(key, "or") != 0 && strcmp(key, "xor") != 0) {
-         duet_error_set(error, DUET_ERR_BAD_VALUE,
-                        "The $bit modifier only supports 'and', 'or', and 'xor', not '%s' which is an unknown operator: "
-                        "{%s}",
-                        key, text);
+         duet_error_set(
+             error, DUET_ERR_BAD_VALUE,
+             "The $bit modifier only supports 'and', 'or', and 'xor', not '%s' which is an unknown operator: "
+             "{%s}",
+             key, text);
          bson_free(text);
          return false;
       }

@@ -16,21 +16,21 @@ static const struct {
    const char *name;
    duet_uop_t op;
 } modifier_table[] = {
-   {"$set", DUET_UOP_SET},
-   {"$unset", DUET_UOP_UNSET},
-   {"$inc", DUET_UOP_INC},
-   {"$mul", DUET_UOP_MUL},
-   {"$rename", DUET_UOP_RENAME},
-   {"$setOnInsert", DUET_UOP_SET_ON_INSERT},
-   {"$min", DUET_UOP_MIN},
-   {"$max", DUET_UOP_MAX},
-   {"$currentDate", DUET_UOP_CURRENT_DATE},
-   {"$push", DUET_UOP_PUSH},
-   {"$addToSet", DUET_UOP_ADD_TO_SET},
-   {"$pop", DUET_UOP_POP},
-   {"$pull", DUET_UOP_PULL},
-   {"$pullAll", DUET_UOP_PULL_ALL},
-   {"$bit", DUET_UOP_BIT},
+    {"$set", DUET_UOP_SET},
+    {"$unset", DUET_UOP_UNSET},
+    {"$inc", DUET_UOP_INC},
+    {"$mul", DUET_UOP_MUL},
+    {"$rename", DUET_UOP_RENAME},
+    {"$setOnInsert", DUET_UOP_SET_ON_INSERT},
+    {"$min", DUET_UOP_MIN},
+    {"$max", DUET_UOP_MAX},
+    {"$currentDate", DUET_UOP_CURRENT_DATE},
+    {"$push", DUET_UOP_PUSH},
+    {"$addToSet", DUET_UOP_ADD_TO_SET},
+    {"$pop", DUET_UOP_POP},
+    {"$pull", DUET_UOP_PULL},
+    {"$pullAll", DUET_UOP_PULL_ALL},
+    {"$bit", DUET_UOP_BIT},
 };
 
 static bool lookup_modifier(const char *name, duet_uop_t *op, const char **static_name)
@@ -112,8 +112,8 @@ static void unode_set_child(duet_unode_t *node, const char *name, duet_unode_t *
 /* ---- paths ------------------------------------------------------------------------ */
 
 typedef struct parsed_path {
-   char *copy;     /* owned buffer holding the parts */
-   char **parts;   /* owned array of pointers into copy */
+   char *copy;   /* owned buffer holding the parts */
+   char **parts; /* owned array of pointers into copy */
    size_t count;
 } parsed_path_t;
 
@@ -419,7 +419,8 @@ static bool parse_modifiers(duet_update_t *update, duet_error_t *error)
          whole.value.v_doc.data = (uint8_t *)bson_get_data(update->spec);
          whole.value.v_doc.data_len = update->spec->len;
          duet_update_format_value(text, &whole);
-         duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "The array filter for identifier '%s' was not used in the update %s",
+         duet_error_set(error, DUET_ERR_FAILED_TO_PARSE,
+                        "The array filter for identifier '%s' was not used in the update %s",
                         update->filters[i].identifier, text->str);
          bson_string_free(text, true);
          return false;
@@ -458,8 +459,8 @@ static bool parse_array_filters(duet_update_t *update, const duet_update_options
       update->filter_count++;
       for (size_t i = 0; i + 1 < update->filter_count; i++) {
          if (strcmp(update->filters[i].identifier, entry->identifier) == 0) {
-            duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "Found multiple array filters with the same top-level field name %s",
-                           entry->identifier);
+            duet_error_set(error, DUET_ERR_FAILED_TO_PARSE,
+                           "Found multiple array filters with the same top-level field name %s", entry->identifier);
             return false;
          }
       }
@@ -512,8 +513,7 @@ bool duet_update_parse(const bson_t *spec, const duet_update_options_t *options,
                        duet_error_t *error)
 {
    *out = NULL;
-   if (!check_bson(spec, error) ||
-       (options && options->array_filters && !check_bson(options->array_filters, error))) {
+   if (!check_bson(spec, error) || (options && options->array_filters && !check_bson(options->array_filters, error))) {
       return false;
    }
    duet_update_t *update = update_new(spec, options);
@@ -522,7 +522,8 @@ bool duet_update_parse(const bson_t *spec, const duet_update_options_t *options,
    if (!modifiers) {
       update->kind = DUET_UPDATE_REPLACEMENT;
       if (options && options->array_filters && !bson_empty(options->array_filters)) {
-         duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "arrayFilters may not be specified for replacement-style updates");
+         duet_error_set(error, DUET_ERR_FAILED_TO_PARSE,
+                        "arrayFilters may not be specified for replacement-style updates");
          duet_update_destroy(update);
          return false;
       }

@@ -22,19 +22,19 @@ typedef enum pipeline_stage_kind {
 /* One field of an $addFields/$project spec: a nested spec or an expression. */
 typedef struct field_spec field_spec_t;
 struct field_spec {
-   char *name;              /* owned: one path part */
-   duet_expr_t *expr;       /* owned; NULL for nested specs and inclusion leaves */
-   field_spec_t *children;  /* owned nested spec (array of count) */
+   char *name;             /* owned: one path part */
+   duet_expr_t *expr;      /* owned; NULL for nested specs and inclusion leaves */
+   field_spec_t *children; /* owned nested spec (array of count) */
    size_t count;
-   bool include;            /* inclusion leaf ($project: {a: 1}) */
+   bool include; /* inclusion leaf ($project: {a: 1}) */
 };
 
 typedef struct pipeline_stage {
    pipeline_stage_kind_t kind;
-   const char *name;         /* stage name as written (static) */
-   field_spec_t root;        /* ADD_FIELDS / UNSET / INCLUDE */
-   bool include_id;          /* INCLUDE: _id kept unless {_id: 0} */
-   duet_expr_t *new_root;    /* REPLACE_ROOT */
+   const char *name;      /* stage name as written (static) */
+   field_spec_t root;     /* ADD_FIELDS / UNSET / INCLUDE */
+   bool include_id;       /* INCLUDE: _id kept unless {_id: 0} */
+   duet_expr_t *new_root; /* REPLACE_ROOT */
 } pipeline_stage_t;
 
 typedef struct pipeline {
@@ -87,8 +87,7 @@ static void smallest_leaf_path(const field_spec_t *spec, bson_string_t *out)
 }
 
 /* ProjectionSpecValidator's 40176 for `path` meeting `existing` (both full paths). */
-static void set_path_conflict(const char *path, const char *existing, const bson_value_t *raw_spec,
-                              duet_error_t *error)
+static void set_path_conflict(const char *path, const char *existing, const bson_value_t *raw_spec, duet_error_t *error)
 {
    bson_string_t *raw = bson_string_new(NULL);
    duet_update_format_value(raw, raw_spec);
@@ -331,7 +330,8 @@ static bool parse_unset_list(pipeline_stage_t *stage, const bson_value_t *spec, 
    bool any = false;
    while (bson_iter_next(&iter)) {
       if (!BSON_ITER_HOLDS_UTF8(&iter)) {
-         duet_error_set(error, 31120, "$unset specification must be a string or an array containing only string values");
+         duet_error_set(error, 31120,
+                        "$unset specification must be a string or an array containing only string values");
          return false;
       }
       if (!unset_path(stage, bson_iter_utf8(&iter, NULL), error)) {
@@ -484,8 +484,8 @@ static bool has_expr(const field_spec_t *spec)
 }
 
 /* Computed fields of an inclusion projection, appended after the included ones. */
-static bool add_computed(const field_spec_t *spec, duet_uelem_t *target, const bson_t *root,
-                         const duet_expr_env_t *env, duet_error_t *error)
+static bool add_computed(const field_spec_t *spec, duet_uelem_t *target, const bson_t *root, const duet_expr_env_t *env,
+                         duet_error_t *error)
 {
    if (target->type == BSON_TYPE_ARRAY) {
       for (size_t i = 0; i < target->count; i++) {
@@ -585,12 +585,40 @@ static void include_in(const field_spec_t *spec, duet_uelem_t *target, bool keep
 static bool is_known_stage(const char *name)
 {
    static const char *const stages[] = {
-      "$match",     "$group",        "$sort",         "$limit",        "$skip",        "$count",
-      "$unwind",    "$lookup",       "$out",          "$merge",        "$facet",       "$bucket",
-      "$bucketAuto", "$sortByCount", "$sample",       "$geoNear",      "$graphLookup", "$unionWith",
-      "$redact",    "$documents",    "$densify",      "$setWindowFields", "$indexStats", "$collStats",
-      "$currentOp", "$listSessions", "$listLocalSessions", "$planCacheStats", "$changeStream", "$search",
-      "$searchMeta", "$vectorSearch", "$listSearchIndexes", "$changeStreamSplitLargeEvent",
+       "$match",
+       "$group",
+       "$sort",
+       "$limit",
+       "$skip",
+       "$count",
+       "$unwind",
+       "$lookup",
+       "$out",
+       "$merge",
+       "$facet",
+       "$bucket",
+       "$bucketAuto",
+       "$sortByCount",
+       "$sample",
+       "$geoNear",
+       "$graphLookup",
+       "$unionWith",
+       "$redact",
+       "$documents",
+       "$densify",
+       "$setWindowFields",
+       "$indexStats",
+       "$collStats",
+       "$currentOp",
+       "$listSessions",
+       "$listLocalSessions",
+       "$planCacheStats",
+       "$changeStream",
+       "$search",
+       "$searchMeta",
+       "$vectorSearch",
+       "$listSearchIndexes",
+       "$changeStreamSplitLargeEvent",
    };
    for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++) {
       if (strcmp(stages[i], name) == 0) {
@@ -667,7 +695,8 @@ static bool compile_stage(pipeline_stage_t *stage, const bson_value_t *value, co
          bool found = false;
          while (bson_iter_next(&fields)) {
             if (strcmp(bson_iter_key(&fields), "newRoot") != 0) {
-               duet_error_set(error, 40415, "BSON field '$replaceRoot.%s' is an unknown field.", bson_iter_key(&fields));
+               duet_error_set(error, 40415, "BSON field '$replaceRoot.%s' is an unknown field.",
+                              bson_iter_key(&fields));
                return false;
             }
             new_root = *bson_iter_value(&fields);

@@ -24,10 +24,10 @@
 
 typedef struct duet_uelem duet_uelem_t;
 struct duet_uelem {
-   char *name;             /* owned; "" for array elements (their index is their position) */
-   bson_type_t type;       /* BSON type; DOCUMENT and ARRAY use children */
-   bson_value_t value;     /* owned copy for scalar types; unused for containers */
-   duet_uelem_t *parent;   /* borrowed; NULL for the root */
+   char *name;              /* owned; "" for array elements (their index is their position) */
+   bson_type_t type;        /* BSON type; DOCUMENT and ARRAY use children */
+   bson_value_t value;      /* owned copy for scalar types; unused for containers */
+   duet_uelem_t *parent;    /* borrowed; NULL for the root */
    duet_uelem_t **children; /* owned array of owned children */
    size_t count;
    size_t capacity;
@@ -101,8 +101,8 @@ typedef enum duet_uop {
    DUET_UOP_UNSET,
    DUET_UOP_INC,
    DUET_UOP_MUL,
-   DUET_UOP_RENAME,       /* sits at the destination path */
-   DUET_UOP_PLACEHOLDER,  /* $rename's source path: reserves it, does nothing */
+   DUET_UOP_RENAME,      /* sits at the destination path */
+   DUET_UOP_PLACEHOLDER, /* $rename's source path: reserves it, does nothing */
    DUET_UOP_SET_ON_INSERT,
    DUET_UOP_MIN,
    DUET_UOP_MAX,
@@ -118,8 +118,8 @@ typedef enum duet_uop {
 typedef struct duet_unode duet_unode_t;
 
 typedef struct duet_unode_child {
-   char *name;           /* owned: field name, or array filter identifier */
-   duet_unode_t *node;   /* owned */
+   char *name;         /* owned: field name, or array filter identifier */
+   duet_unode_t *node; /* owned */
 } duet_unode_child_t;
 
 struct duet_unode {
@@ -132,26 +132,26 @@ struct duet_unode {
 
    /* LEAF */
    duet_uop_t op;
-   const char *op_name;   /* "$set", ... (static) */
-   char *path;            /* owned: the full dotted path as written (for messages) */
-   char *field;           /* owned: field name of the modifier element (for messages) */
-   bson_value_t arg;      /* borrowed from the update's spec copy */
+   const char *op_name; /* "$set", ... (static) */
+   char *path;          /* owned: the full dotted path as written (for messages) */
+   char *field;         /* owned: field name of the modifier element (for messages) */
+   bson_value_t arg;    /* borrowed from the update's spec copy */
    /* $push / $addToSet: values to add (borrowed), count */
-   bson_value_t *values;  /* owned array of borrowed values */
+   bson_value_t *values; /* owned array of borrowed values */
    size_t value_count;
    bool has_slice;
    int64_t slice;
    bool has_sort;
-   bool sort_whole;       /* $sort: 1/-1 */
-   int sort_direction;    /* whole-element direction */
+   bool sort_whole;           /* $sort: 1/-1 */
+   int sort_direction;        /* whole-element direction */
    bson_value_t sort_pattern; /* $sort: {field: 1/-1} document (borrowed from the spec) */
-   int64_t position;      /* $position (default: append) */
+   int64_t position;          /* $position (default: append) */
    bool has_position;
-   int pop_direction;     /* $pop: 1 last, -1 first */
+   int pop_direction; /* $pop: 1 last, -1 first */
    bool current_date_is_timestamp;
-   char *rename_from;     /* owned: $rename source path */
-   char *bit_ops;         /* owned: $bit operations, one of 'a'/'o'/'x' per entry of values */
-   duet_match_t *pull_match; /* $pull condition matcher or NULL for plain-value equality */
+   char *rename_from;           /* owned: $rename source path */
+   char *bit_ops;               /* owned: $bit operations, one of 'a'/'o'/'x' per entry of values */
+   duet_match_t *pull_match;    /* $pull condition matcher or NULL for plain-value equality */
    bool pull_match_as_document; /* the condition is a query on document elements */
 };
 
@@ -164,13 +164,13 @@ typedef struct duet_update_array_filter {
 
 struct duet_update {
    duet_update_kind_t kind;
-   bson_t *spec;                /* owned copy of the update (or pipeline) */
-   duet_unode_t *root;          /* MODIFIERS: owned OBJECT node */
-   bool positional;             /* some path uses `$` */
+   bson_t *spec;                        /* owned copy of the update (or pipeline) */
+   duet_unode_t *root;                  /* MODIFIERS: owned OBJECT node */
+   bool positional;                     /* some path uses `$` */
    duet_update_array_filter_t *filters; /* owned */
    size_t filter_count;
    int64_t now_ms;
-   void *pipeline;              /* PIPELINE: owned compiled stages (update_pipeline.c) */
+   void *pipeline; /* PIPELINE: owned compiled stages (update_pipeline.c) */
 };
 
 void duet_unode_free(duet_unode_t *node);
@@ -183,7 +183,7 @@ bool duet_update_leaf_init(duet_unode_t *leaf, const char *field, const bson_val
 
 /* Parts of a dotted path being walked. */
 typedef struct duet_upath {
-   char **parts;   /* borrowed strings */
+   char **parts; /* borrowed strings */
    size_t count;
    size_t capacity;
 } duet_upath_t;
@@ -191,12 +191,12 @@ typedef struct duet_upath {
 typedef struct duet_uapply {
    const duet_update_t *update;
    duet_uelem_t *root;
-   bool insert;                 /* applying to an upsert seed */
-   const char *matched_field;   /* positional `$` index as text, or NULL */
-   bool had_id;                 /* old document had _id (immutable) */
+   bool insert;               /* applying to an upsert seed */
+   const char *matched_field; /* positional `$` index as text, or NULL */
+   bool had_id;               /* old document had _id (immutable) */
    int64_t now_ms;
-   bool force_modified;         /* some modifier was not a noop (MongoDB's nModified) */
-   uint32_t timestamp_ticks;    /* $currentDate timestamps handed out so far (each takes a tick) */
+   bool force_modified;      /* some modifier was not a noop (MongoDB's nModified) */
+   uint32_t timestamp_ticks; /* $currentDate timestamps handed out so far (each takes a tick) */
 } duet_uapply_t;
 
 /* Applies a leaf modifier.  `element` is the element at path_taken (the document
@@ -217,8 +217,7 @@ bool duet_update_pipeline_compile(duet_update_t *update, const bson_t *pipeline,
                                   duet_error_t *error);
 /* `env` holds the caller's variables and the clock (now_ms already resolved). */
 bool duet_update_pipeline_apply(const duet_update_t *update, const bson_t *old_doc, const duet_expr_env_t *env,
-                                bson_t *new_doc,
-                                duet_error_t *error);
+                                bson_t *new_doc, duet_error_t *error);
 void duet_update_pipeline_free(void *pipeline);
 
 #endif /* DUET_UPDATE_PRIVATE_H */

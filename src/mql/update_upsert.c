@@ -9,8 +9,8 @@
 #include <string.h>
 
 typedef struct equality {
-   char *path;               /* owned */
-   bson_value_t value;       /* struct copy; its data is borrowed from the query */
+   char *path;         /* owned */
+   bson_value_t value; /* struct copy; its data is borrowed from the query */
 } equality_t;
 
 typedef struct equalities {
@@ -155,8 +155,8 @@ static bool set_at_path(duet_uelem_t *root, const char *path, const bson_value_t
          if (child->type != BSON_TYPE_DOCUMENT && child->type != BSON_TYPE_ARRAY) {
             bson_string_t *s = bson_string_new(NULL);
             duet_update_format_uelem(s, child);
-            duet_error_set(error, DUET_ERR_PATH_NOT_VIABLE, "cannot use the part (%s of %s) to traverse the element ({%s})",
-                           parts[i + 1], path, s->str);
+            duet_error_set(error, DUET_ERR_PATH_NOT_VIABLE,
+                           "cannot use the part (%s of %s) to traverse the element ({%s})", parts[i + 1], path, s->str);
             bson_string_free(s, true);
             ok = false;
          }

@@ -92,8 +92,8 @@ static void check_error(const char *doc_json, const char *update_json, const cha
 static void test_push(void **state)
 {
    (void)state;
-   CHECK("{\"_id\": 1, \"scores\": [44, 78]}", "{\"$push\": {\"scores\": 89}}", "{\"_id\": 1, \"scores\": [44, 78, 89]}",
-         true);
+   CHECK("{\"_id\": 1, \"scores\": [44, 78]}", "{\"$push\": {\"scores\": 89}}",
+         "{\"_id\": 1, \"scores\": [44, 78, 89]}", true);
    CHECK("{\"_id\": 1}", "{\"$push\": {\"scores\": 89}}", "{\"_id\": 1, \"scores\": [89]}", true);
    /* an array value is pushed as one element */
    CHECK("{\"_id\": 1, \"a\": [1]}", "{\"$push\": {\"a\": [2, 3]}}", "{\"_id\": 1, \"a\": [1, [2, 3]]}", true);
@@ -129,11 +129,12 @@ static void test_push(void **state)
          "{\"_id\": 2, \"scores\": [89, 90, 100]}", true);
    CHECK("{\"_id\": 3, \"scores\": [89, 70, 100, 20]}", "{\"$push\": {\"scores\": {\"$each\": [], \"$slice\": -3}}}",
          "{\"_id\": 3, \"scores\": [70, 100, 20]}", true);
-   CHECK("{\"_id\": 5, \"quizzes\": [{\"wk\": 1, \"score\": 10}, {\"wk\": 2, \"score\": 8}]}",
-         "{\"$push\": {\"quizzes\": {\"$each\": [{\"wk\": 5, \"score\": 8}, {\"wk\": 6, \"score\": 7}, {\"wk\": 7, "
-         "\"score\": 6}], \"$sort\": {\"score\": -1}, \"$slice\": 3}}}",
-         "{\"_id\": 5, \"quizzes\": [{\"wk\": 1, \"score\": 10}, {\"wk\": 2, \"score\": 8}, {\"wk\": 5, \"score\": 8}]}",
-         true);
+   CHECK(
+       "{\"_id\": 5, \"quizzes\": [{\"wk\": 1, \"score\": 10}, {\"wk\": 2, \"score\": 8}]}",
+       "{\"$push\": {\"quizzes\": {\"$each\": [{\"wk\": 5, \"score\": 8}, {\"wk\": 6, \"score\": 7}, {\"wk\": 7, "
+       "\"score\": 6}], \"$sort\": {\"score\": -1}, \"$slice\": 3}}}",
+       "{\"_id\": 5, \"quizzes\": [{\"wk\": 1, \"score\": 10}, {\"wk\": 2, \"score\": 8}, {\"wk\": 5, \"score\": 8}]}",
+       true);
    /* $each of nothing without sort/slice is a noop */
    CHECK("{\"_id\": 1, \"s\": [1]}", "{\"$push\": {\"s\": {\"$each\": []}}}", "{\"_id\": 1, \"s\": [1]}", false);
    /* an object without $each is the value itself */
@@ -166,7 +167,8 @@ static void test_add_to_set(void **state)
          "{\"_id\": 1, \"colors\": [\"blue\", \"green\", \"red\", \"mauve\"]}", true);
    CHECK("{\"_id\": 2, \"item\": \"cable\", \"tags\": [\"electronics\", \"supplies\"]}",
          "{\"$addToSet\": {\"tags\": {\"$each\": [\"camera\", \"electronics\", \"accessories\"]}}}",
-         "{\"_id\": 2, \"item\": \"cable\", \"tags\": [\"electronics\", \"supplies\", \"camera\", \"accessories\"]}", true);
+         "{\"_id\": 2, \"item\": \"cable\", \"tags\": [\"electronics\", \"supplies\", \"camera\", \"accessories\"]}",
+         true);
    CHECK("{\"_id\": 1, \"colors\": [\"blue\"]}", "{\"$addToSet\": {\"colors\": \"blue\"}}",
          "{\"_id\": 1, \"colors\": [\"blue\"]}", false);
    /* numerically equal values are already present */
@@ -188,13 +190,15 @@ static void test_pop(void **state)
    CHECK("{\"_id\": 1, \"scores\": [9, 10]}", "{\"$pop\": {\"scores\": 1}}", "{\"_id\": 1, \"scores\": [9]}", true);
    CHECK("{\"_id\": 1, \"scores\": []}", "{\"$pop\": {\"scores\": 1}}", "{\"_id\": 1, \"scores\": []}", false);
    CHECK("{\"_id\": 1}", "{\"$pop\": {\"scores\": 1}}", "{\"_id\": 1}", false);
-   CHECK_ERROR("{\"_id\": 1, \"a\": 1}", "{\"$pop\": {\"a\": 1}}", 14, "Path 'a' contains an element of non-array type 'int'");
+   CHECK_ERROR("{\"_id\": 1, \"a\": 1}", "{\"$pop\": {\"a\": 1}}", 14,
+               "Path 'a' contains an element of non-array type 'int'");
    CHECK_ERROR("{\"_id\": 1, \"a\": 1}", "{\"$pop\": {\"a.b\": 1}}", 28,
                "Cannot use the part (b) of (a.b) to traverse the element ({a: 1})");
    CHECK_ERROR("{\"_id\": 1}", "{\"$pop\": {\"a\": 2}}", 9, "$pop expects 1 or -1, found: 2");
    /* missing parts under a document or past the end of an array are noops */
    CHECK("{\"_id\": 1, \"a\": {\"b\": {}}}", "{\"$pop\": {\"a.b.c\": 1}}", "{\"_id\": 1, \"a\": {\"b\": {}}}", false);
-   CHECK("{\"_id\": 1, \"a\": [{\"b\": [0]}]}", "{\"$pop\": {\"a.2.b\": 1}}", "{\"_id\": 1, \"a\": [{\"b\": [0]}]}", false);
+   CHECK("{\"_id\": 1, \"a\": [{\"b\": [0]}]}", "{\"$pop\": {\"a.2.b\": 1}}", "{\"_id\": 1, \"a\": [{\"b\": [0]}]}",
+         false);
    CHECK_ERROR("{\"_id\": 1, \"a\": [1]}", "{\"$pop\": {\"a.x\": 1}}", 28,
                "Cannot use the part (x) of (a.x) to traverse the element ({a: [ 1 ]})");
    CHECK_ERROR("{\"_id\": 1}", "{\"$pop\": {\"a\": \"x\"}}", 9, "Expected a number in: a: \"x\"");
@@ -206,7 +210,8 @@ static void test_pull(void **state)
    CHECK("{\"_id\": 1, \"fruits\": [\"apples\", \"pears\", \"oranges\", \"grapes\", \"bananas\"], \"vegetables\": "
          "[\"carrots\", \"celery\", \"squash\", \"carrots\"]}",
          "{\"$pull\": {\"fruits\": {\"$in\": [\"apples\", \"oranges\"]}, \"vegetables\": \"carrots\"}}",
-         "{\"_id\": 1, \"fruits\": [\"pears\", \"grapes\", \"bananas\"], \"vegetables\": [\"celery\", \"squash\"]}", true);
+         "{\"_id\": 1, \"fruits\": [\"pears\", \"grapes\", \"bananas\"], \"vegetables\": [\"celery\", \"squash\"]}",
+         true);
    CHECK("{\"_id\": 1, \"votes\": [3, 5, 6, 7, 7, 8]}", "{\"$pull\": {\"votes\": {\"$gte\": 6}}}",
          "{\"_id\": 1, \"votes\": [3, 5]}", true);
    /* a condition without operators is a query on the document elements */
@@ -226,8 +231,10 @@ static void test_pull(void **state)
    /* $pullAll */
    CHECK("{\"_id\": 1, \"scores\": [0, 2, 5, 5, 1, 0]}", "{\"$pullAll\": {\"scores\": [0, 5]}}",
          "{\"_id\": 1, \"scores\": [2, 1]}", true);
-   CHECK_ERROR("{\"_id\": 1}", "{\"$pullAll\": {\"a\": 1}}", 2, "$pullAll requires an array argument but was given a int");
-   CHECK_ERROR("{\"_id\": 1, \"a\": \"x\"}", "{\"$pullAll\": {\"a\": [1]}}", 2, "Cannot apply $pull to a non-array value");
+   CHECK_ERROR("{\"_id\": 1}", "{\"$pullAll\": {\"a\": 1}}", 2,
+               "$pullAll requires an array argument but was given a int");
+   CHECK_ERROR("{\"_id\": 1, \"a\": \"x\"}", "{\"$pullAll\": {\"a\": [1]}}", 2,
+               "Cannot apply $pull to a non-array value");
 }
 
 static void test_positional(void **state)
@@ -235,9 +242,11 @@ static void test_positional(void **state)
    (void)state;
    check("{\"_id\": 1, \"grades\": [85, 80, 80]}", "{\"$set\": {\"grades.$\": 82}}", NULL,
          "{\"_id\": 1, \"grades\": 80}", "{\"_id\": 1, \"grades\": [85, 82, 80]}", true);
-   check("{\"_id\": 4, \"grades\": [{\"grade\": 80, \"mean\": 75, \"std\": 8}, {\"grade\": 85, \"mean\": 90, \"std\": 5}]}",
+   check("{\"_id\": 4, \"grades\": [{\"grade\": 80, \"mean\": 75, \"std\": 8}, {\"grade\": 85, \"mean\": 90, \"std\": "
+         "5}]}",
          "{\"$set\": {\"grades.$.std\": 6}}", NULL, "{\"_id\": 4, \"grades.grade\": 85}",
-         "{\"_id\": 4, \"grades\": [{\"grade\": 80, \"mean\": 75, \"std\": 8}, {\"grade\": 85, \"mean\": 90, \"std\": 6}]}",
+         "{\"_id\": 4, \"grades\": [{\"grade\": 80, \"mean\": 75, \"std\": 8}, {\"grade\": 85, \"mean\": 90, \"std\": "
+         "6}]}",
          true);
    check("{\"_id\": 1, \"a\": [{\"b\": 1}, {\"b\": 2}]}", "{\"$inc\": {\"a.$.b\": 10}}", NULL,
          "{\"a\": {\"$elemMatch\": {\"b\": 2}}}", "{\"_id\": 1, \"a\": [{\"b\": 1}, {\"b\": 12}]}", true);
@@ -262,7 +271,8 @@ static void test_all_positional(void **state)
    CHECK_ERROR("{\"_id\": 1, \"x\": {}}", "{\"$set\": {\"x.a.$[]\": 1}}", 2,
                "The path 'x.a' must exist in the document in order to apply array updates.");
    /* update_array_node_test: a scalar element cannot take a field */
-   CHECK_ERROR("{\"_id\": 1, \"a\": [0]}", "{\"$set\": {\"a.$[].b\": 1}}", 28, "Cannot create field 'b' in element {0: 0}");
+   CHECK_ERROR("{\"_id\": 1, \"a\": [0]}", "{\"$set\": {\"a.$[].b\": 1}}", 28,
+               "Cannot create field 'b' in element {0: 0}");
    CHECK_ERROR("{\"_id\": 1, \"a\": [0]}", "{\"$set\": {\"a.$[]\": 1, \"a.$[].b\": 2}}", 40,
                "Updating the path 'a.$[].b' would create a conflict at 'a.$[]'");
    CHECK("{\"_id\": 1, \"a\": [1, 2]}", "{\"$unset\": {\"a.$[]\": 1}}", "{\"_id\": 1, \"a\": [null, null]}", true);
@@ -285,22 +295,22 @@ static void test_array_filters(void **state)
          true);
    check("{\"_id\": 1, \"a\": [1, 2, 3]}", "{\"$inc\": {\"a.$[x]\": 10}}", "{\"f\": [{\"x\": {\"$gt\": 5}}]}", NULL,
          "{\"_id\": 1, \"a\": [1, 2, 3]}", false);
-   check_error("{\"_id\": 1, \"a\": [0]}", "{\"$set\": {\"a.$[]\": 1, \"a.$[i]\": 2}}", "{\"f\": [{\"i\": 0}]}", NULL, 40,
-               "Update created a conflict at 'a.0'");
+   check_error("{\"_id\": 1, \"a\": [0]}", "{\"$set\": {\"a.$[]\": 1, \"a.$[i]\": 2}}", "{\"f\": [{\"i\": 0}]}", NULL,
+               40, "Update created a conflict at 'a.0'");
    check_error("{\"_id\": 1, \"a\": [0]}", "{\"$set\": {\"$[i]\": 2}}", "{\"f\": [{\"i\": 0}]}", NULL, 2,
                "Cannot have array filter identifier (i.e. '$[<id>]') element in the first position in path '$[i]'");
    check_error("{\"_id\": 1, \"a\": [1]}", "{\"$set\": {\"a.0\": 1}}", "{\"f\": [{\"x\": 1}]}", NULL, 9,
                "The array filter for identifier 'x' was not used in the update { $set: { a.0: 1 } }");
    check_error("{\"_id\": 1, \"a\": [1]}", "{\"$set\": {\"a.$[x]\": 1, \"a.$[y]\": 2}}",
                "{\"f\": [{\"x\": 1}, {\"y\": {\"$gte\": 1}}]}", NULL, 40, "Update created a conflict at 'a.0'");
-   /* subtrees selecting the same element merge; leaves meeting deeper conflict there (jstests update_arrayFilters.js) */
+   /* subtrees selecting the same element merge; leaves meeting deeper conflict there (jstests update_arrayFilters.js)
+    */
    check_error("{\"_id\": 0, \"a\": [{\"x\": 0, \"b\": [{\"y\": 0, \"c\": 0}]}]}",
                "{\"$set\": {\"a.$[i].b.$[k].c\": 1, \"a.$[j].b.$[k].c\": 2}}",
                "{\"f\": [{\"i.x\": 0}, {\"j.x\": 0}, {\"k.y\": 0}]}", NULL, 40,
                "Update created a conflict at 'a.0.b.$[k].c'");
    check("{\"_id\": 0, \"a\": [{\"x\": 0, \"b\": 1, \"c\": 1}]}", "{\"$set\": {\"a.$[i].b\": 5, \"a.$[j].c\": 6}}",
-         "{\"f\": [{\"i.x\": 0}, {\"j.x\": 0}]}", NULL, "{\"_id\": 0, \"a\": [{\"x\": 0, \"b\": 5, \"c\": 6}]}",
-         true);
+         "{\"f\": [{\"i.x\": 0}, {\"j.x\": 0}]}", NULL, "{\"_id\": 0, \"a\": [{\"x\": 0, \"b\": 5, \"c\": 6}]}", true);
    /* positional merged with a same-named child */
    check("{\"_id\": 1, \"a\": [{\"b\": 1, \"c\": 1}]}", "{\"$set\": {\"a.$.b\": 2, \"a.0.c\": 3}}", NULL,
          "{\"a.b\": 1}", "{\"_id\": 1, \"a\": [{\"b\": 2, \"c\": 3}]}", true);
@@ -309,9 +319,9 @@ static void test_array_filters(void **state)
 int main(void)
 {
    const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_push),       cmocka_unit_test(test_add_to_set),     cmocka_unit_test(test_pop),
-      cmocka_unit_test(test_pull),       cmocka_unit_test(test_positional),     cmocka_unit_test(test_all_positional),
-      cmocka_unit_test(test_array_filters),
+       cmocka_unit_test(test_push),          cmocka_unit_test(test_add_to_set), cmocka_unit_test(test_pop),
+       cmocka_unit_test(test_pull),          cmocka_unit_test(test_positional), cmocka_unit_test(test_all_positional),
+       cmocka_unit_test(test_array_filters),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }

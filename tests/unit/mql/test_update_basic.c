@@ -103,11 +103,12 @@ static void test_set(void **state)
                 "{\"_id\": 1, \"value\": \"foo\", \"bar\": [], \"foo\": 1}", true);
    /* dotted paths create intermediate documents */
    check_update("{\"_id\": 1}", "{\"$set\": {\"a.b.c\": 1}}", "{\"_id\": 1, \"a\": {\"b\": {\"c\": 1}}}", true);
-   check_update("{\"_id\": 1, \"a\": {\"x\": 1}}", "{\"$set\": {\"a.b\": 2}}", "{\"_id\": 1, \"a\": {\"x\": 1, \"b\": 2}}",
-                true);
+   check_update("{\"_id\": 1, \"a\": {\"x\": 1}}", "{\"$set\": {\"a.b\": 2}}",
+                "{\"_id\": 1, \"a\": {\"x\": 1, \"b\": 2}}", true);
    /* array index paths, with null padding */
    check_update("{\"_id\": 1, \"a\": [1, 2]}", "{\"$set\": {\"a.1\": 5}}", "{\"_id\": 1, \"a\": [1, 5]}", true);
-   check_update("{\"_id\": 1, \"a\": [1]}", "{\"$set\": {\"a.3\": 5}}", "{\"_id\": 1, \"a\": [1, null, null, 5]}", true);
+   check_update("{\"_id\": 1, \"a\": [1]}", "{\"$set\": {\"a.3\": 5}}", "{\"_id\": 1, \"a\": [1, null, null, 5]}",
+                true);
    check_update("{\"_id\": 1, \"a\": [{\"b\": 1}]}", "{\"$set\": {\"a.0.c\": 2}}",
                 "{\"_id\": 1, \"a\": [{\"b\": 1, \"c\": 2}]}", true);
    /* noop: same value and type */
@@ -129,7 +130,8 @@ static void test_set(void **state)
 static void test_set_errors(void **state)
 {
    (void)state;
-   check_apply_error("{\"_id\": 1, \"a\": 1}", "{\"$set\": {\"a.b\": 1}}", 28, "Cannot create field 'b' in element {a: 1}");
+   check_apply_error("{\"_id\": 1, \"a\": 1}", "{\"$set\": {\"a.b\": 1}}", 28,
+                     "Cannot create field 'b' in element {a: 1}");
    check_apply_error("{\"_id\": 1, \"eatenBy\": [{\"name\": \"alice\", \"amount\": 2.0}]}",
                      "{\"$set\": {\"eatenBy.amount\": 1}}", 28,
                      "Cannot create field 'amount' in element {eatenBy: [ { name: \"alice\", amount: 2.0 } ]}");
@@ -176,7 +178,8 @@ static void test_parse_errors(void **state)
                      "Updating the path 'a' would create a conflict at 'a'");
    check_parse_error("{\"$set\": {\"a.b\": 1}, \"$inc\": {\"a\": 1}}", 40,
                      "Updating the path 'a' would create a conflict at 'a'");
-   check_parse_error("{\"$set\": {\"a\": 1, \"a.b\": 1}}", 40, "Updating the path 'a.b' would create a conflict at 'a'");
+   check_parse_error("{\"$set\": {\"a\": 1, \"a.b\": 1}}", 40,
+                     "Updating the path 'a.b' would create a conflict at 'a'");
    check_parse_error("{\"$set\": {\"\": 1}}", 56, "An empty update path is not valid.");
    check_parse_error("{\"$set\": {\"a..b\": 1}}", 56,
                      "The update path 'a..b' contains an empty field name, which is not allowed.");
@@ -184,7 +187,8 @@ static void test_parse_errors(void **state)
                      "The update path 'a.' contains an empty field name, which is not allowed.");
    check_parse_error("{\"$set\": {\"$.a\": 1}}", 2,
                      "Cannot have positional (i.e. '$') element in the first position in path '$.a'");
-   check_parse_error("{\"$set\": {\"a.$.b.$\": 1}}", 2, "Too many positional (i.e. '$') elements found in path 'a.$.b.$'");
+   check_parse_error("{\"$set\": {\"a.$.b.$\": 1}}", 2,
+                     "Too many positional (i.e. '$') elements found in path 'a.$.b.$'");
    check_parse_error("{\"$inc\": {\"a\": \"x\"}}", 14, "Cannot increment with non-numeric argument: {a: \"x\"}");
    check_parse_error("{\"$mul\": {\"a\": null}}", 14, "Cannot multiply with non-numeric argument: {a: null}");
    check_parse_error("{\"$set\": {\"a.$[x]\": 1}}", 2, "No array filter found for identifier 'x' in path 'a.$[x]'");
@@ -194,13 +198,14 @@ static void test_unset(void **state)
 {
    (void)state;
    check_update("{\"_id\": 1, \"a\": 1, \"b\": 2}", "{\"$unset\": {\"a\": \"\"}}", "{\"_id\": 1, \"b\": 2}", true);
-   check_update("{\"_id\": 1, \"a\": {\"b\": 1, \"c\": 2}}", "{\"$unset\": {\"a.b\": 1}}", "{\"_id\": 1, \"a\": {\"c\": 2}}",
-                true);
+   check_update("{\"_id\": 1, \"a\": {\"b\": 1, \"c\": 2}}", "{\"$unset\": {\"a.b\": 1}}",
+                "{\"_id\": 1, \"a\": {\"c\": 2}}", true);
    /* missing and non-viable paths are noops */
    check_update("{\"_id\": 1, \"a\": 1}", "{\"$unset\": {\"x\": 1}}", "{\"_id\": 1, \"a\": 1}", false);
    check_update("{\"_id\": 1, \"a\": 1}", "{\"$unset\": {\"a.b\": 1}}", "{\"_id\": 1, \"a\": 1}", false);
    /* an array element becomes null */
-   check_update("{\"_id\": 1, \"a\": [1, 2, 3]}", "{\"$unset\": {\"a.1\": 1}}", "{\"_id\": 1, \"a\": [1, null, 3]}", true);
+   check_update("{\"_id\": 1, \"a\": [1, 2, 3]}", "{\"$unset\": {\"a.1\": 1}}", "{\"_id\": 1, \"a\": [1, null, 3]}",
+                true);
 }
 
 static void test_inc_mul(void **state)
@@ -237,11 +242,13 @@ static void test_inc_mul(void **state)
    check_apply_error("{\"_id\": 1, \"a\": {\"$numberLong\": \"4611686018427387904\"}}", "{\"$mul\": {\"a\": 4}}", 2,
                      "Failed to apply $mul operations to current value ((NumberLong)4611686018427387904) for document "
                      "{_id: 1}");
-   check_apply_error("{\"_id\": \"int32\", \"v\": 42}", "{\"$inc\": {\"v\": {\"$numberLong\": \"9223372036854775807\"}}}", 2,
+   check_apply_error("{\"_id\": \"int32\", \"v\": 42}",
+                     "{\"$inc\": {\"v\": {\"$numberLong\": \"9223372036854775807\"}}}", 2,
                      "Failed to apply $inc operations to current value ((NumberInt)42) for document {_id: \"int32\"}");
-   check_apply_error("{\"_id\": \"x\", \"v\": [{\"foo\": [{\"bar\": \"s\"}]}]}", "{\"$inc\": {\"v.0.foo.0.bar\": 1}}", 14,
-                     "Cannot apply $inc to a value of non-numeric type. {_id: \"x\"} has the field 'bar' of non-numeric "
-                     "type string");
+   check_apply_error(
+       "{\"_id\": \"x\", \"v\": [{\"foo\": [{\"bar\": \"s\"}]}]}", "{\"$inc\": {\"v.0.foo.0.bar\": 1}}", 14,
+       "Cannot apply $inc to a value of non-numeric type. {_id: \"x\"} has the field 'bar' of non-numeric "
+       "type string");
    check_apply_error("{\"_id\": 1}", "{\"$inc\": {\"_id\": 1}}", 66,
                      "Performing an update on the path '_id' would modify the immutable field '_id'");
 }
@@ -253,10 +260,10 @@ static void test_min_max(void **state)
                 "{\"_id\": 1, \"highScore\": 800, \"lowScore\": 150}", true);
    check_update("{\"_id\": 1, \"lowScore\": 150}", "{\"$min\": {\"lowScore\": 250}}", "{\"_id\": 1, \"lowScore\": 150}",
                 false);
-   check_update("{\"_id\": 1, \"highScore\": 800}", "{\"$max\": {\"highScore\": 950}}", "{\"_id\": 1, \"highScore\": 950}",
-                true);
-   check_update("{\"_id\": 1, \"highScore\": 950}", "{\"$max\": {\"highScore\": 870}}", "{\"_id\": 1, \"highScore\": 950}",
-                false);
+   check_update("{\"_id\": 1, \"highScore\": 800}", "{\"$max\": {\"highScore\": 950}}",
+                "{\"_id\": 1, \"highScore\": 950}", true);
+   check_update("{\"_id\": 1, \"highScore\": 950}", "{\"$max\": {\"highScore\": 870}}",
+                "{\"_id\": 1, \"highScore\": 950}", false);
    /* equal values of another numeric type are noops */
    check_update("{\"_id\": 1, \"a\": 1}", "{\"$max\": {\"a\": 1.0}}", "{\"_id\": 1, \"a\": 1}", false);
    /* comparison across types follows BSON order */
@@ -267,26 +274,27 @@ static void test_min_max(void **state)
 static void test_current_date(void **state)
 {
    (void)state;
-   check_update_spec("{\"_id\": 1, \"a\": 1}",
-                     BCON_NEW("$currentDate", "{", "d", BCON_BOOL(true), "t", "{", "$type", BCON_UTF8("timestamp"), "}",
-                              "}"),
-                "{\"_id\": 1, \"a\": 1, \"d\": {\"$date\": {\"$numberLong\": \"1700000000000\"}}, \"t\": {\"$timestamp\": "
-                "{\"t\": 1700000000, \"i\": 1}}}",
-                true);
-   check_update_spec("{\"_id\": 1}",
-                     BCON_NEW("$currentDate", "{", "a", "{", "$type", BCON_UTF8("timestamp"), "}", "b", "{", "$type",
-                              BCON_UTF8("timestamp"), "}", "}"),
-                     "{\"_id\": 1, \"a\": {\"$timestamp\": {\"t\": 1700000000, \"i\": 1}}, \"b\": {\"$timestamp\": {\"t\": "
-                     "1700000000, \"i\": 2}}}",
-                     true);
+   check_update_spec(
+       "{\"_id\": 1, \"a\": 1}",
+       BCON_NEW("$currentDate", "{", "d", BCON_BOOL(true), "t", "{", "$type", BCON_UTF8("timestamp"), "}", "}"),
+       "{\"_id\": 1, \"a\": 1, \"d\": {\"$date\": {\"$numberLong\": \"1700000000000\"}}, \"t\": {\"$timestamp\": "
+       "{\"t\": 1700000000, \"i\": 1}}}",
+       true);
+   check_update_spec(
+       "{\"_id\": 1}",
+       BCON_NEW("$currentDate", "{", "a", "{", "$type", BCON_UTF8("timestamp"), "}", "b", "{", "$type",
+                BCON_UTF8("timestamp"), "}", "}"),
+       "{\"_id\": 1, \"a\": {\"$timestamp\": {\"t\": 1700000000, \"i\": 1}}, \"b\": {\"$timestamp\": {\"t\": "
+       "1700000000, \"i\": 2}}}",
+       true);
    check_update_spec("{\"_id\": 1}", BCON_NEW("$currentDate", "{", "d", "{", "$type", BCON_UTF8("date"), "}", "}"),
-                "{\"_id\": 1, \"d\": {\"$date\": {\"$numberLong\": \"1700000000000\"}}}", true);
+                     "{\"_id\": 1, \"d\": {\"$date\": {\"$numberLong\": \"1700000000000\"}}}", true);
    check_parse_error("{\"$currentDate\": {\"d\": 1}}", 2,
                      "int is not valid type for $currentDate. Please use a boolean ('true') or a $type expression "
                      "({$type: 'timestamp/date'}).");
    check_parse_error_spec(BCON_NEW("$currentDate", "{", "d", "{", "$type", BCON_UTF8("x"), "}", "}"), 2,
-                     "The '$type' string field is required to be 'date' or 'timestamp': {$currentDate: {field : "
-                     "{$type: 'date'}}}");
+                          "The '$type' string field is required to be 'date' or 'timestamp': {$currentDate: {field : "
+                          "{$type: 'date'}}}");
    check_parse_error("{\"$currentDate\": {\"d\": {\"x\": 1}}}", 2, "Unrecognized $currentDate option: x");
 }
 
@@ -305,19 +313,22 @@ static void test_rename(void **state)
    /* missing source is a noop */
    check_update("{\"_id\": 1, \"a\": 1}", "{\"$rename\": {\"x\": \"y\"}}", "{\"_id\": 1, \"a\": 1}", false);
    check_parse_error("{\"$rename\": {\"a\": 1}}", 2, "The 'to' field for $rename must be a string: a: 1");
-   check_parse_error("{\"$rename\": {\"a\": \"a\"}}", 2, "The source and target field for $rename must differ: a: \"a\"");
+   check_parse_error("{\"$rename\": {\"a\": \"a\"}}", 2,
+                     "The source and target field for $rename must differ: a: \"a\"");
    check_parse_error("{\"$rename\": {\"a\": \"a.b\"}}", 2,
                      "The source and target field for $rename must not be on the same path: a: \"a.b\"");
    check_parse_error("{\"$rename\": {\"a.$\": \"b\"}}", 2, "The source field for $rename may not be dynamic: a.$");
-   check_parse_error("{\"$rename\": {\"a\": \"b.$[]\"}}", 2, "The destination field for $rename may not be dynamic: b.$[]");
+   check_parse_error("{\"$rename\": {\"a\": \"b.$[]\"}}", 2,
+                     "The destination field for $rename may not be dynamic: b.$[]");
    check_parse_error("{\"$rename\": {\"a.$\": 1}}", 2, "The 'to' field for $rename must be a string: a.$: 1");
    check_parse_error("{\"$rename\": {\"a\": \"a.\"}}", 56,
                      "The update path 'a.' contains an empty field name, which is not allowed.");
    check_parse_error("{\"$rename\": {\"a\": \"b\"}, \"$set\": {\"b\": 1}}", 40,
                      "Updating the path 'b' would create a conflict at 'b'");
-   check_apply_error("{\"_id\": 1, \"a\": [{\"b\": 1}]}", "{\"$rename\": {\"a.0.b\": \"c\"}}", 2,
-                     "The source field cannot be an array element, 'a.0.b' in doc with _id: 1 has an array field called "
-                     "'a'");
+   check_apply_error(
+       "{\"_id\": 1, \"a\": [{\"b\": 1}]}", "{\"$rename\": {\"a.0.b\": \"c\"}}", 2,
+       "The source field cannot be an array element, 'a.0.b' in doc with _id: 1 has an array field called "
+       "'a'");
    check_apply_error("{\"_id\": 1, \"a\": 1, \"x\": [1]}", "{\"$rename\": {\"a\": \"x.5\"}}", 2,
                      "The destination field cannot be an array element, 'x.5' in doc with _id: 1 has an array field "
                      "called 'x'");
@@ -370,11 +381,11 @@ static void test_kinds(void **state)
       duet_update_kind_t kind;
       bool positional;
    } cases[] = {
-      {"{\"$set\": {\"a\": 1}}", DUET_UPDATE_MODIFIERS, false},
-      {"{\"$set\": {\"a.$.b\": 1}}", DUET_UPDATE_MODIFIERS, true},
-      {"{\"$inc\": {\"a.$[]\": 1}}", DUET_UPDATE_MODIFIERS, false},
-      {"{\"a\": 1}", DUET_UPDATE_REPLACEMENT, false},
-      {"{}", DUET_UPDATE_REPLACEMENT, false},
+       {"{\"$set\": {\"a\": 1}}", DUET_UPDATE_MODIFIERS, false},
+       {"{\"$set\": {\"a.$.b\": 1}}", DUET_UPDATE_MODIFIERS, true},
+       {"{\"$inc\": {\"a.$[]\": 1}}", DUET_UPDATE_MODIFIERS, false},
+       {"{\"a\": 1}", DUET_UPDATE_REPLACEMENT, false},
+       {"{}", DUET_UPDATE_REPLACEMENT, false},
    };
    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
       bson_t *spec = TEST_JSON(cases[i].json);
@@ -403,9 +414,10 @@ static void test_kinds(void **state)
 int main(void)
 {
    const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_set),           cmocka_unit_test(test_set_errors),  cmocka_unit_test(test_parse_errors),
-      cmocka_unit_test(test_unset),         cmocka_unit_test(test_inc_mul),     cmocka_unit_test(test_min_max),
-      cmocka_unit_test(test_current_date),  cmocka_unit_test(test_rename),      cmocka_unit_test(test_set_on_insert), cmocka_unit_test(test_bit), cmocka_unit_test(test_kinds),
+       cmocka_unit_test(test_set),          cmocka_unit_test(test_set_errors), cmocka_unit_test(test_parse_errors),
+       cmocka_unit_test(test_unset),        cmocka_unit_test(test_inc_mul),    cmocka_unit_test(test_min_max),
+       cmocka_unit_test(test_current_date), cmocka_unit_test(test_rename),     cmocka_unit_test(test_set_on_insert),
+       cmocka_unit_test(test_bit),          cmocka_unit_test(test_kinds),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,12 +72,12 @@ static void test_messages(void **state)
    (void)state;
    /* MongoDB's $pop parses its argument with parseIntegerElementToLong */
    const char *cases[][3] = {
-      {"{\"$pop\": {\"a\": 1.5}}", "9", "Expected an integer: a: 1.5"},
-      {"{\"$pop\": {\"a\": \"x\"}}", "9", "Expected a number in: a: \"x\""},
-      {"{\"$pop\": {\"a\": 2.0}}", "9", "$pop expects 1 or -1, found: 2"},
-      {"{\"$pop\": {\"a\": 1e300}}", "9", "Cannot represent as a 64-bit integer: a: 1e+300"},
-      {"{\"$inc\": {\"a\": {\"$numberDecimal\": \"x\"}}, \"$foo\": 1}", "9",
-       "Unknown modifier: $foo. Expected a valid update modifier or pipeline-style update specified as an array"},
+       {"{\"$pop\": {\"a\": 1.5}}", "9", "Expected an integer: a: 1.5"},
+       {"{\"$pop\": {\"a\": \"x\"}}", "9", "Expected a number in: a: \"x\""},
+       {"{\"$pop\": {\"a\": 2.0}}", "9", "$pop expects 1 or -1, found: 2"},
+       {"{\"$pop\": {\"a\": 1e300}}", "9", "Cannot represent as a 64-bit integer: a: 1e+300"},
+       {"{\"$inc\": {\"a\": {\"$numberDecimal\": \"x\"}}, \"$foo\": 1}", "9",
+        "Unknown modifier: $foo. Expected a valid update modifier or pipeline-style update specified as an array"},
    };
    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
       bson_t *spec = TEST_JSON(cases[i][0]);
@@ -94,10 +94,10 @@ static void test_messages(void **state)
 int main(void)
 {
    const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_scalars),
-      cmocka_unit_test(test_containers),
-      cmocka_unit_test(test_long_string),
-      cmocka_unit_test(test_messages),
+       cmocka_unit_test(test_scalars),
+       cmocka_unit_test(test_containers),
+       cmocka_unit_test(test_long_string),
+       cmocka_unit_test(test_messages),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }

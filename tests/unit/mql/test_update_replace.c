@@ -103,8 +103,8 @@ static void check_upsert_error(const char *query_json, const char *update_json, 
    duet_error_t error = DUET_ERROR_INIT;
    assert_false(duet_update_apply_upsert(update, query, &out, &error));
    if (error.code != code || strcmp(error.message, message) != 0) {
-      fail_msg("%s / %s:\n  got      %d %s\n  expected %d %s", query_json, update_json, error.code, error.message,
-               code, message);
+      fail_msg("%s / %s:\n  got      %d %s\n  expected %d %s", query_json, update_json, error.code, error.message, code,
+               message);
    }
    bson_destroy(&out);
    bson_destroy(query);
@@ -122,9 +122,11 @@ static void test_replacement(void **state)
    /* numerically equal _id of another type is not a change of _id */
    check("{\"_id\": 1, \"a\": 1}", "{\"_id\": 1.0, \"a\": 2}", false, "{\"_id\": 1.0, \"a\": 2}", true);
    /* top-level zero timestamps take the current time */
-   check("{\"_id\": 1}", "{\"t\": {\"$timestamp\": {\"t\": 0, \"i\": 0}}, \"u\": {\"v\": {\"$timestamp\": {\"t\": 0, \"i\": 0}}}}",
+   check("{\"_id\": 1}",
+         "{\"t\": {\"$timestamp\": {\"t\": 0, \"i\": 0}}, \"u\": {\"v\": {\"$timestamp\": {\"t\": 0, \"i\": 0}}}}",
          false,
-         "{\"_id\": 1, \"t\": {\"$timestamp\": {\"t\": 1700000000, \"i\": 1}}, \"u\": {\"v\": {\"$timestamp\": {\"t\": 0, "
+         "{\"_id\": 1, \"t\": {\"$timestamp\": {\"t\": 1700000000, \"i\": 1}}, \"u\": {\"v\": {\"$timestamp\": {\"t\": "
+         "0, "
          "\"i\": 0}}}}",
          true);
    check_error("{\"_id\": 1}", "{\"_id\": [1]}", false, 53, "The '_id' value cannot be of type array");
@@ -157,8 +159,9 @@ static void test_upsert(void **state)
    /* inserted documents may hold top-level '$' fields (assertDocumentToBeInsertedIsValid) */
    check_upsert("{\"_id\": 1}", "{\"$set\": {\"$x\": 1}}", false, "{\"_id\": 1, \"$x\": 1}");
    /* regexes are not equalities */
-   check_upsert("{\"a\": {\"$regex\": \"x\"}, \"b\": {\"$regularExpression\": {\"pattern\": \"y\", \"options\": \"\"}}}",
-                "{\"$set\": {\"c\": 1}}", false, "{\"c\": 1}");
+   check_upsert(
+       "{\"a\": {\"$regex\": \"x\"}, \"b\": {\"$regularExpression\": {\"pattern\": \"y\", \"options\": \"\"}}}",
+       "{\"$set\": {\"c\": 1}}", false, "{\"c\": 1}");
    check_upsert_error("{\"_id\": 1}", "{\"$set\": {\"_id\": 2}}", 66,
                       "Performing an update on the path '_id' would modify the immutable field '_id'");
    check_upsert_error("{\"a\": 1, \"a.b\": 2}", "{\"$set\": {\"c\": 1}}", 54,
@@ -199,12 +202,12 @@ static void test_pipeline(void **state)
          "{\"_id\": 1, \"b\": 2, \"c\": {\"e\": 2, \"f\": 5}, \"a\": 2}", true);
    check("{\"_id\": 1, \"a\": 1, \"b\": 2}", "{\"p\": [{\"$project\": {\"_id\": 0, \"b\": 1}}]}", true,
          "{\"_id\": 1, \"b\": 2}", true);
-   check("{\"_id\": 1, \"a\": {\"b\": 1, \"c\": 2}, \"d\": 3}", "{\"p\": [{\"$project\": {\"a\": {\"c\": 0}, \"d\": 0}}]}",
-         true, "{\"_id\": 1, \"a\": {\"b\": 1}}", true);
+   check("{\"_id\": 1, \"a\": {\"b\": 1, \"c\": 2}, \"d\": 3}",
+         "{\"p\": [{\"$project\": {\"a\": {\"c\": 0}, \"d\": 0}}]}", true, "{\"_id\": 1, \"a\": {\"b\": 1}}", true);
    check("{\"_id\": 1, \"a\": {\"x\": 1}}", "{\"p\": [{\"$replaceWith\": {\"_id\": \"$_id\", \"y\": \"$a.x\"}}]}", true,
          "{\"_id\": 1, \"y\": 1}", true);
-   check("{\"_id\": 1, \"a\": {\"x\": 1}}", "{\"p\": [{\"$replaceRoot\": {\"newRoot\": {\"_id\": 1, \"z\": 2}}}]}", true,
-         "{\"_id\": 1, \"z\": 2}", true);
+   check("{\"_id\": 1, \"a\": {\"x\": 1}}", "{\"p\": [{\"$replaceRoot\": {\"newRoot\": {\"_id\": 1, \"z\": 2}}}]}",
+         true, "{\"_id\": 1, \"z\": 2}", true);
    check_error("{\"_id\": 1}", "{\"p\": [{\"$set\": {\"_id\": 2}}]}", true, 66,
                "After applying the update, the (immutable) field '_id' was found to have been altered to _id: 2");
    check_error("{\"_id\": 1, \"n\": 1}", "{\"p\": [{\"$replaceRoot\": {\"newRoot\": \"$n\"}}]}", true, 40228,
@@ -216,8 +219,8 @@ static void test_pipeline(void **state)
    /* a pipeline result without _id keeps the old one; top-level '$' fields are allowed there */
    check("{\"_id\": 1, \"a\": 1}", "{\"p\": [{\"$replaceWith\": {\"a\": 2}}]}", true, "{\"_id\": 1, \"a\": 2}", true);
    check("{\"_id\": 1, \"a\": 1}", "{\"p\": [{\"$unset\": [\"_id\", \"a\"]}]}", true, "{\"_id\": 1}", true);
-   check("{\"_id\": 1}", "{\"p\": [{\"$replaceWith\": {\"$literal\": {\"$x\": 1}}}]}", true,
-         "{\"_id\": 1, \"$x\": 1}", true);
+   check("{\"_id\": 1}", "{\"p\": [{\"$replaceWith\": {\"$literal\": {\"$x\": 1}}}]}", true, "{\"_id\": 1, \"$x\": 1}",
+         true);
    check_upsert("{\"_id\": 4, \"k\": 1}", "{\"p\": [{\"$set\": {\"n\": {\"$add\": [\"$k\", 1]}}}]}", true,
                 "{\"_id\": 4, \"k\": 1, \"n\": 2}");
 
@@ -232,43 +235,46 @@ static void test_pipeline(void **state)
    bson_destroy(spec);
 
    const char *bad[][3] = {
-      {"{\"p\": [{\"$foo\": {}}]}", "40324", "Unrecognized pipeline stage name: '$foo'"},
-      {"{\"p\": [1]}", "14", "Each element of the 'pipeline' array must be an object"},
-      {"{\"p\": [{\"$set\": {\"a\": 1}, \"$unset\": \"b\"}]}", "40323",
-       "A pipeline stage specification object must contain exactly one field."},
-      {"{\"p\": [{\"$unset\": []}]}", "31119",
-       "$unset specification must be a string or an array with at least one field"},
-      {"{\"p\": [{\"$unset\": 1}]}", "31002", "$unset specification must be a string or an array"},
-      {"{\"p\": [{\"$unset\": [\"a\", \"a\"]}]}", "31250", "Invalid $unset :: caused by :: Path collision at a"},
-      {"{\"p\": [{\"$unset\": \"$a\"}]}", "16410",
-       "Invalid $unset :: caused by :: FieldPath field names may not start with '$'. Consider using $getField or "
-       "$setField."},
-      {"{\"p\": [{\"$project\": {\"a\": 0, \"b\": 1}}]}", "31253",
-       "Invalid $project :: caused by :: Cannot do inclusion on field b in exclusion projection"},
-      {"{\"p\": [{\"$project\": {\"a\": 1, \"c\": {\"b\": 0}}}]}", "31254",
-       "Invalid $project :: caused by :: Cannot do exclusion on field c.b in inclusion projection"},
-      {"{\"p\": [{\"$project\": {\"a\": 1, \"a.b\": 1}}]}", "31250", "Invalid $project :: caused by :: Path collision at a.b"},
-      {"{\"p\": [{\"$project\": {}}]}", "51272",
-       "Invalid $project :: caused by :: projection specification must have at least one field"},
-      {"{\"p\": [{\"$set\": {\"a\": {}}}]}", "40180",
-       "Invalid $set :: caused by :: an empty object is not a valid value. Found empty object at path a"},
-      {"{\"p\": [{\"$addFields\": {\"a\": {\"b\": {}}}}]}", "40180",
-       "Invalid $addFields :: caused by :: an empty object is not a valid value. Found empty object at path a.b"},
-      {"{\"p\": [{\"$set\": {\"a\": 1, \"a.b\": 2}}]}", "40176",
-       "Invalid $set :: caused by :: specification contains two conflicting paths. Cannot specify both 'a.b' and "
-       "'a': { a: 1, a.b: 2 }"},
-      {"{\"p\": [{\"$set\": {\"a.c\": 1, \"a.b\": 2, \"a\": 3}}]}", "40176",
-       "Invalid $set :: caused by :: specification contains two conflicting paths. Cannot specify both 'a' and "
-       "'a.b': { a.c: 1, a.b: 2, a: 3 }"},
-      {"{\"p\": [{\"$set\": {\"a\": {\"b.c\": 1}}}]}", "40183",
-       "Invalid $set :: caused by :: cannot use dotted field name 'b.c' in a sub object: { b.c: 1 }"},
-      {"{\"p\": [{\"$set\": {\"b\": \"$$NOPE\"}}]}", "17276", "Invalid $set :: caused by :: Use of undefined variable: NOPE"},
-      {"{\"p\": [{\"$project\": {\"a\": 0, \"b\": \"$x\"}}]}", "31252",
-       "Invalid $project :: caused by :: Cannot use expression other than $meta in exclusion projection"},
-      {"{\"p\": [{\"$set\": {\"$a\": 1}}]}", "16410",
-       "Invalid $set :: caused by :: FieldPath field names may not start with '$'. Consider using $getField or "
-       "$setField."},
-      {"{\"p\": [{\"$set\": {\"a\": {\"$foo\": 1}}}]}", "168", "Invalid $set :: caused by :: Unrecognized expression '$foo'"},
+       {"{\"p\": [{\"$foo\": {}}]}", "40324", "Unrecognized pipeline stage name: '$foo'"},
+       {"{\"p\": [1]}", "14", "Each element of the 'pipeline' array must be an object"},
+       {"{\"p\": [{\"$set\": {\"a\": 1}, \"$unset\": \"b\"}]}", "40323",
+        "A pipeline stage specification object must contain exactly one field."},
+       {"{\"p\": [{\"$unset\": []}]}", "31119",
+        "$unset specification must be a string or an array with at least one field"},
+       {"{\"p\": [{\"$unset\": 1}]}", "31002", "$unset specification must be a string or an array"},
+       {"{\"p\": [{\"$unset\": [\"a\", \"a\"]}]}", "31250", "Invalid $unset :: caused by :: Path collision at a"},
+       {"{\"p\": [{\"$unset\": \"$a\"}]}", "16410",
+        "Invalid $unset :: caused by :: FieldPath field names may not start with '$'. Consider using $getField or "
+        "$setField."},
+       {"{\"p\": [{\"$project\": {\"a\": 0, \"b\": 1}}]}", "31253",
+        "Invalid $project :: caused by :: Cannot do inclusion on field b in exclusion projection"},
+       {"{\"p\": [{\"$project\": {\"a\": 1, \"c\": {\"b\": 0}}}]}", "31254",
+        "Invalid $project :: caused by :: Cannot do exclusion on field c.b in inclusion projection"},
+       {"{\"p\": [{\"$project\": {\"a\": 1, \"a.b\": 1}}]}", "31250",
+        "Invalid $project :: caused by :: Path collision at a.b"},
+       {"{\"p\": [{\"$project\": {}}]}", "51272",
+        "Invalid $project :: caused by :: projection specification must have at least one field"},
+       {"{\"p\": [{\"$set\": {\"a\": {}}}]}", "40180",
+        "Invalid $set :: caused by :: an empty object is not a valid value. Found empty object at path a"},
+       {"{\"p\": [{\"$addFields\": {\"a\": {\"b\": {}}}}]}", "40180",
+        "Invalid $addFields :: caused by :: an empty object is not a valid value. Found empty object at path a.b"},
+       {"{\"p\": [{\"$set\": {\"a\": 1, \"a.b\": 2}}]}", "40176",
+        "Invalid $set :: caused by :: specification contains two conflicting paths. Cannot specify both 'a.b' and "
+        "'a': { a: 1, a.b: 2 }"},
+       {"{\"p\": [{\"$set\": {\"a.c\": 1, \"a.b\": 2, \"a\": 3}}]}", "40176",
+        "Invalid $set :: caused by :: specification contains two conflicting paths. Cannot specify both 'a' and "
+        "'a.b': { a.c: 1, a.b: 2, a: 3 }"},
+       {"{\"p\": [{\"$set\": {\"a\": {\"b.c\": 1}}}]}", "40183",
+        "Invalid $set :: caused by :: cannot use dotted field name 'b.c' in a sub object: { b.c: 1 }"},
+       {"{\"p\": [{\"$set\": {\"b\": \"$$NOPE\"}}]}", "17276",
+        "Invalid $set :: caused by :: Use of undefined variable: NOPE"},
+       {"{\"p\": [{\"$project\": {\"a\": 0, \"b\": \"$x\"}}]}", "31252",
+        "Invalid $project :: caused by :: Cannot use expression other than $meta in exclusion projection"},
+       {"{\"p\": [{\"$set\": {\"$a\": 1}}]}", "16410",
+        "Invalid $set :: caused by :: FieldPath field names may not start with '$'. Consider using $getField or "
+        "$setField."},
+       {"{\"p\": [{\"$set\": {\"a\": {\"$foo\": 1}}}]}", "168",
+        "Invalid $set :: caused by :: Unrecognized expression '$foo'"},
    };
    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
       bson_t *pipeline_spec = TEST_JSON(bad[i][0]);
@@ -332,10 +338,10 @@ static void test_pipeline_variables(void **state)
 int main(void)
 {
    const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_replacement),
-      cmocka_unit_test(test_upsert),
-      cmocka_unit_test(test_pipeline),
-      cmocka_unit_test(test_pipeline_variables),
+       cmocka_unit_test(test_replacement),
+       cmocka_unit_test(test_upsert),
+       cmocka_unit_test(test_pipeline),
+       cmocka_unit_test(test_pipeline_variables),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }
