@@ -413,6 +413,11 @@ static void json_value(bson_string_t *text, bson_iter_t *iter, int depth)
       json_container(text, iter, BSON_ITER_HOLDS_ARRAY(iter), depth);
       return;
    }
+   if (BSON_ITER_HOLDS_INT64(iter)) {
+      /* relaxed JSON would print a plain number, read back as an int: keep the type */
+      bson_string_append_printf(text, "{\"$numberLong\": \"%lld\"}", (long long)bson_iter_int64(iter));
+      return;
+   }
    bson_t wrapper;
    bson_init(&wrapper);
    bson_append_iter(&wrapper, "v", 1, iter);

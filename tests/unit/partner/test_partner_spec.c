@@ -46,6 +46,29 @@ static void test_write_then_parse_is_identity(void **state)
    bson_free(json);
 }
 
+static void test_types_survive_writing(void **state)
+{
+   (void)state;
+   duet_partner_spec_t *spec = partner_test_spec_json(
+       "{\"version\": 1, \"database\": \"test\", \"source\": \"A\", \"partner\": \"B\", \"schema\": {\"title\": "
+       "\"T\", \"bsonType\": \"object\", \"properties\": {\"_id\": {\"bsonType\": \"long\", \"default\": "
+       "{\"$numberLong\": \"7\"}}}}, \"forward\": [{\"$set\": {\"l\": {\"$numberLong\": \"5\"}, \"d\": 1.0, "
+       "\"t\": {\"$date\": \"2020-01-01T00:00:00Z\"}, \"m\": {\"$numberDecimal\": \"1.50\"}, \"s\": \"q\\\"uote\"}}], "
+       "\"reverse\": []}");
+   char *json = duet_partner_spec_to_json(spec);
+   duet_partner_spec_t *again = partner_test_spec_json(json);
+   bson_t a, b;
+   duet_partner_spec_to_bson(spec, &a);
+   duet_partner_spec_to_bson(again, &b);
+   assert_int_equal(a.len, b.len);
+   assert_memory_equal(bson_get_data(&a), bson_get_data(&b), a.len);
+   bson_destroy(&a);
+   bson_destroy(&b);
+   bson_free(json);
+   duet_partner_spec_destroy(again);
+   duet_partner_spec_destroy(spec);
+}
+
 static void test_save_and_load(void **state)
 {
    (void)state;
@@ -146,6 +169,7 @@ int main(void)
    const struct CMUnitTest tests[] = {
        cmocka_unit_test(test_seed_spec_parses),     cmocka_unit_test(test_write_then_parse_is_identity),
        cmocka_unit_test(test_save_and_load),        cmocka_unit_test(test_bad_specs_name_the_field),
+       cmocka_unit_test(test_types_survive_writing),
        cmocka_unit_test(test_in_place_spec),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
