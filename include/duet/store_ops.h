@@ -63,7 +63,7 @@ typedef struct duet_store_aggregate duet_store_aggregate_t;
 
 typedef struct duet_store_aggregate_options {
    bool allow_disk_use;             /* lifts the $sort/$group memory limit */
-   bool bypass_document_validation; /* $out writes without the target's validator */
+   bool bypass_document_validation; /* $out/$merge write without the target's validator */
 } duet_store_aggregate_options_t;
 
 #define DUET_STORE_AGGREGATE_OPTIONS_INIT {false, false}
@@ -76,8 +76,13 @@ typedef struct duet_store_aggregate_options {
 ** MongoDB's way: the results go into a temporary collection created with the
 ** target's options (validator, ...) and indexes, which then replaces the target
 ** (rename with dropTarget), all in one transaction: on any failure the target
-** is untouched.  The cursor then yields no documents.  $out elsewhere than last
-** is 40601; $merge fails with 115 CommandNotSupported (not supported yet).
+** is untouched.  A final $merge ({into, on, whenMatched, whenNotMatched}) writes
+** each result per its modes (on: _id or fields with a unique index, 51183
+** otherwise); every result is tried, a failing one is rolled back alone and the
+** first failure is returned after the others were committed, as MongoDB does
+** (13113, 11000 with "$merge ... :: caused by :: E11000 ...", 66, 121, 51132).
+** whenMatched pipelines and `let` fail with 115 / 51199.  Either stage anywhere
+** but last is 40601.  The cursor then yields no documents.
 ** Same cursor rules as find.
 */
 bool duet_store_aggregate(duet_session_t *session, const char *db, const char *coll, const bson_t *pipeline,

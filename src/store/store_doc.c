@@ -210,7 +210,7 @@ static bool insert_work(duet_session_t *session, void *arg, duet_error_t *error)
    bson_iter_t id_iter;
    bson_iter_init_find(&id_iter, doc, "_id");
    const bson_value_t *id = bson_iter_value(&id_iter);
-   if (coll->has_validator && !duet_store_validate_write(coll, NULL, doc, error)) {
+   if (coll->has_validator && !session->bypass_validation && !duet_store_validate_write(coll, NULL, doc, error)) {
       goto done;
    }
    sqlite3_stmt *stmt = duet_store_coll_stmt(session, coll, DUET_STORE_STMT_INSERT, error);
@@ -323,7 +323,7 @@ static bool update_work(duet_session_t *session, void *arg, duet_error_t *error)
                      doc->len, DUET_STORE_MAX_BSON_SIZE);
       goto done;
    }
-   if (coll->has_validator && !duet_store_validate_write(coll, args->old_doc, doc, error)) {
+   if (coll->has_validator && !session->bypass_validation && !duet_store_validate_write(coll, args->old_doc, doc, error)) {
       goto done;
    }
    sqlite3_stmt *stmt = duet_store_coll_stmt(session, coll, DUET_STORE_STMT_UPDATE, error);

@@ -89,6 +89,7 @@ struct duet_session {
    sqlite3 *db;                   /* owned connection */
    bool in_write;                 /* write transaction open (write_mutex held) */
    bool in_read;                  /* read snapshot open */
+   bool bypass_validation;        /* writes skip collection validators ($merge/$out bypassDocumentValidation) */
    int savepoint_depth;
    bool catalog_dirty;            /* this transaction changed the catalog */
    uint_fast64_t catalog_version; /* version the cache below was loaded at */
@@ -235,6 +236,11 @@ bool duet_store_aggregate_open_internal(duet_session_t *session, const char *db,
  * target named by the $out stage at out_index (see duet_store_aggregate). */
 bool duet_store_aggregate_out(duet_session_t *session, const char *db, const char *coll, const bson_t *pipeline,
                               uint32_t out_index, const duet_store_aggregate_options_t *options, duet_error_t *error);
+
+/* Runs stages [0, merge_index) and writes the results per the $merge stage at merge_index. */
+bool duet_store_aggregate_merge(duet_session_t *session, const char *db, const char *coll, const bson_t *pipeline,
+                                uint32_t merge_index, const duet_store_aggregate_options_t *options,
+                                duet_error_t *error);
 
 /* ---- store_hooks.c ---- */
 

@@ -525,26 +525,33 @@ bool duet_store_aggregate(duet_session_t *session, const char *db, const char *c
    if (!options) {
       options = &defaults;
    }
-   /* find $out: only as the last stage */
+   /* find $out / $merge: only as the last stage */
    bson_iter_t iter;
-   uint32_t count = 0, out_at = UINT32_MAX;
+   uint32_t count = 0, write_at = UINT32_MAX;
+   bool is_merge = false;
    bson_iter_init(&iter, pipeline);
    while (bson_iter_next(&iter)) {
       bson_iter_t stage;
       if (BSON_ITER_HOLDS_DOCUMENT(&iter) && bson_iter_recurse(&iter, &stage) && bson_iter_next(&stage) &&
-          strcmp(bson_iter_key(&stage), "$out") == 0) {
-         out_at = count;
+          (strcmp(bson_iter_key(&stage), "$out") == 0 || strcmp(bson_iter_key(&stage), "$merge") == 0)) {
+         if (write_at != UINT32_MAX) {
+            break; /* reported below as not last */
+         }
+         write_at = count;
+         is_merge = bson_iter_key(&stage)[1] == 'm';
       }
       count++;
    }
-   if (out_at == UINT32_MAX) {
+   if (write_at == UINT32_MAX) {
       return aggregate_open(session, db, coll, pipeline, options->allow_disk_use, out, error);
    }
-   if (out_at != count - 1) {
-      duet_error_set(error, 40601, "$out can only be the final stage in the pipeline");
+   if (write_at != count - 1) {
+      duet_error_set(error, 40601, "%s can only be the final stage in the pipeline", is_merge ? "$merge" : "$out");
       return false;
    }
-   if (!duet_store_aggregate_out(session, db, coll, pipeline, count - 1, options, error)) {
+   bool written = is_merge ? duet_store_aggregate_merge(session, db, coll, pipeline, count - 1, options, error)
+                           : duet_store_aggregate_out(session, db, coll, pipeline, count - 1, options, error);
+   if (!written) {
       return false;
    }
    *out = bson_malloc0(sizeof **out); /* no results */
