@@ -212,14 +212,6 @@ static void current_date_value(duet_uapply_t *ctx, const duet_unode_t *leaf, bso
 
 /* ---- $push ordering -------------------------------------------------------------- */
 
-typedef struct sort_item {
-   duet_uelem_t *elem;
-   size_t index;
-} sort_item_t;
-
-static const bson_value_t *current_pattern;
-static int current_direction;
-
 /* Value at a dotted path inside an element (numeric parts index arrays), NULL when missing. */
 static const duet_uelem_t *value_at(const duet_uelem_t *elem, const char *dotted)
 {
@@ -237,16 +229,15 @@ static const duet_uelem_t *value_at(const duet_uelem_t *elem, const char *dotted
    return current;
 }
 
-static int compare_by_pattern(const duet_uelem_t *a, const duet_uelem_t *b)
+/* PatternElementCmp: compares the pattern's fields (missing = null) of two elements. */
+static int compare_by_pattern(const bson_value_t *pattern, const duet_uelem_t *a, const duet_uelem_t *b)
 {
    bson_iter_t iter;
-   BSON_ASSERT(
-       bson_iter_init_from_data(&iter, current_pattern->value.v_doc.data, current_pattern->value.v_doc.data_len));
+   BSON_ASSERT(bson_iter_init_from_data(&iter, pattern->value.v_doc.data, pattern->value.v_doc.data_len));
    bson_value_t null_value = {.value_type = BSON_TYPE_NULL};
    while (bson_iter_next(&iter)) {
       const char *key = bson_iter_key(&iter);
-      const bson_value_t *dir = bson_iter_value(&iter);
-      int direction = as_double(dir) < 0 ? -1 : 1;
+      int direction = as_double(bson_iter_value(&iter)) < 0 ? -1 : 1;
       const duet_uelem_t *va = a->type == BSON_TYPE_DOCUMENT ? value_at(a, key) : NULL;
       const duet_uelem_t *vb = b->type == BSON_TYPE_DOCUMENT ? value_at(b, key) : NULL;
       int c;
@@ -266,15 +257,40 @@ static int compare_by_pattern(const duet_uelem_t *a, const duet_uelem_t *b)
    return 0;
 }
 
-static int compare_sort_items(const void *pa, const void *pb)
+/* Orders two array elements by the $push $sort of `leaf`. */
+static int compare_for_push(const duet_unode_t *leaf, const duet_uelem_t *a, const duet_uelem_t *b)
 {
-   const sort_item_t *a = pa, *b = pb;
-   int c = current_pattern ? compare_by_pattern(a->elem, b->elem)
-                           : duet_uelem_compare(a->elem, b->elem) * current_direction;
-   if (c) {
-      return c;
+   if (leaf->sort_whole) {
+      return duet_uelem_compare(a, b) * leaf->sort_direction;
    }
-   return a->index < b->index ? -1 : (a->index > b->index ? 1 : 0);
+   return compare_by_pattern(&leaf->sort_pattern, a, b);
+}
+
+/* Stable merge sort of items[0..n) (no global state: updates are shared between threads). */
+static void merge_sort(const duet_unode_t *leaf, duet_uelem_t **items, duet_uelem_t **scratch, size_t n)
+{
+   if (n < 2) {
+      return;
+   }
+   size_t half = n / 2;
+   merge_sort(leaf, items, scratch, half);
+   merge_sort(leaf, items + half, scratch, n - half);
+   size_t i = 0, j = half, k = 0;
+   while (i < half && j < n) {
+      /* take from the right only when strictly smaller: equal elements keep their order */
+      if (compare_for_push(leaf, items[j], items[i]) < 0) {
+         scratch[k++] = items[j++];
+      } else {
+         scratch[k++] = items[i++];
+      }
+   }
+   while (i < half) {
+      scratch[k++] = items[i++];
+   }
+   while (j < n) {
+      scratch[k++] = items[j++];
+   }
+   memcpy(items, scratch, n * sizeof *items);
 }
 
 static void sort_array(duet_uelem_t *array, const duet_unode_t *leaf)
@@ -282,19 +298,9 @@ static void sort_array(duet_uelem_t *array, const duet_unode_t *leaf)
    if (array->count < 2) {
       return;
    }
-   sort_item_t *items = bson_malloc(array->count * sizeof *items);
-   for (size_t i = 0; i < array->count; i++) {
-      items[i].elem = array->children[i];
-      items[i].index = i;
-   }
-   current_pattern = leaf->sort_whole ? NULL : &leaf->sort_pattern;
-   current_direction = leaf->sort_direction;
-   qsort(items, array->count, sizeof *items, compare_sort_items);
-   current_pattern = NULL;
-   for (size_t i = 0; i < array->count; i++) {
-      array->children[i] = items[i].elem;
-   }
-   bson_free(items);
+   duet_uelem_t **scratch = bson_malloc(array->count * sizeof *scratch);
+   merge_sort(leaf, array->children, scratch, array->count);
+   bson_free(scratch);
 }
 
 /* PushNode::performPush on an array element; returns whether it changed. */
