@@ -59,12 +59,14 @@ typedef struct duet_expr_env {
    int64_t now_ms;                /* $$NOW, milliseconds since the epoch (one per command) */
 } duet_expr_env_t;
 
-#define DUET_EXPR_ENV_INIT {NULL, 0, 0}
+#define DUET_EXPR_ENV_INIT                                                                                             \
+   {                                                                                                                   \
+      NULL, 0, 0                                                                                                       \
+   }
 
 /* Parses `spec` (borrowed; nothing of it is kept).  `scope` may be NULL.
  * On success *out is a new expression the caller frees with duet_expr_destroy(). */
-bool duet_expr_parse(const bson_value_t *spec, const duet_expr_scope_t *scope, duet_expr_t **out,
-                     duet_error_t *error);
+bool duet_expr_parse(const bson_value_t *spec, const duet_expr_scope_t *scope, duet_expr_t **out, duet_error_t *error);
 
 /* Same, for the value under an iterator. */
 bool duet_expr_parse_iter(const bson_iter_t *iter, const duet_expr_scope_t *scope, duet_expr_t **out,
@@ -72,13 +74,12 @@ bool duet_expr_parse_iter(const bson_iter_t *iter, const duet_expr_scope_t *scop
 
 /* Parses an object `{field: <expr>, ...}` as an expression object (as `$addFields` values
  * do inside literals), not as an operator even when it has one `$`-prefixed key. */
-bool duet_expr_parse_object(const bson_t *spec, const duet_expr_scope_t *scope, duet_expr_t **out,
-                            duet_error_t *error);
+bool duet_expr_parse_object(const bson_t *spec, const duet_expr_scope_t *scope, duet_expr_t **out, duet_error_t *error);
 
 /* Evaluates against `root` (borrowed; $$ROOT and $$CURRENT).  `env` may be NULL when the
  * expression uses no caller variables ($$NOW is then 0).  *out is owned by the caller. */
-bool duet_expr_evaluate(const duet_expr_t *expr, const bson_t *root, const duet_expr_env_t *env,
-                        bson_value_t *out, duet_error_t *error);
+bool duet_expr_evaluate(const duet_expr_t *expr, const bson_t *root, const duet_expr_env_t *env, bson_value_t *out,
+                        duet_error_t *error);
 
 /* True when the expression is a constant (a literal with no field paths or variables). */
 bool duet_expr_is_constant(const duet_expr_t *expr);

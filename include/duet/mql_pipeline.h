@@ -69,8 +69,8 @@ bool duet_pipeline_is_per_document(const duet_pipeline_t *pipeline);
 ** (bson_init) and the caller always destroys it.  *emitted is false when $match dropped the
 ** document.  Fails with 2 BadValue when the pipeline is not per-document.
 */
-bool duet_pipeline_apply(const duet_pipeline_t *pipeline, const bson_t *doc, const duet_expr_env_t *env,
-                         bson_t *out, bool *emitted, duet_error_t *error);
+bool duet_pipeline_apply(const duet_pipeline_t *pipeline, const bson_t *doc, const duet_expr_env_t *env, bson_t *out,
+                         bool *emitted, duet_error_t *error);
 
 /* A document source: sets *doc to the next document (borrowed until the next call) or NULL at
  * the end.  Returns false with error set to abort the pipeline. */

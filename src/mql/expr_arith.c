@@ -446,8 +446,7 @@ static bool subtract(const bson_value_t *lhs, const bson_value_t *rhs, bson_valu
          return true;
       }
       default:
-         duet_error_set(error, DUET_ERR_TYPE_MISMATCH, "can't $subtract %s from Date",
-                        duet_type_name(rhs->value_type));
+         duet_error_set(error, DUET_ERR_TYPE_MISMATCH, "can't $subtract %s from Date", duet_type_name(rhs->value_type));
          return false;
       }
    }
@@ -613,7 +612,7 @@ static bool eval_unary(const duet_expr_t *node, expr_state_t *state, bson_value_
          out->value.v_double = node->option == UNARY_FLOOR ? floor(value.value.v_double) : ceil(value.value.v_double);
       } else if (value.value_type == BSON_TYPE_DECIMAL128) {
          out->value.v_decimal128 =
-            decimal_quantize(value.value.v_decimal128, 0, node->option == UNARY_FLOOR ? ROUND_DOWN : ROUND_UP);
+             decimal_quantize(value.value.v_decimal128, 0, node->option == UNARY_FLOOR ? ROUND_DOWN : ROUND_UP);
       }
       break;
    default: break;
@@ -693,8 +692,9 @@ static bool eval_round(const duet_expr_t *node, expr_state_t *state, bson_value_
       bson_decimal128_t q = decimal_quantize(duet_decimal_from_int64(n), target, mode);
       int64_t result;
       if (duet_decimal_is_nan(q) || !duet_decimal_to_int64(q, &result)) {
-         duet_error_set(error, 51080, "invalid conversion from Decimal128 result in %s resulting from arguments: "
-                                      "[%lld, %lld]",
+         duet_error_set(error, 51080,
+                        "invalid conversion from Decimal128 result in %s resulting from arguments: "
+                        "[%lld, %lld]",
                         node->name, (long long)n, (long long)precision);
          return false;
       }
@@ -709,15 +709,15 @@ static bool eval_round(const duet_expr_t *node, expr_state_t *state, bson_value_
 }
 
 const expr_operator_t expr_operators_arith[] = {
-   {"$add", eval_add, 0, -1, NULL, 0},
-   {"$subtract", eval_subtract, 2, 2, NULL, 0},
-   {"$multiply", eval_multiply, 0, -1, NULL, 0},
-   {"$divide", eval_divide, 2, 2, NULL, 0},
-   {"$mod", eval_mod, 2, 2, NULL, 0},
-   {"$abs", eval_unary, 1, 1, NULL, UNARY_ABS},
-   {"$floor", eval_unary, 1, 1, NULL, UNARY_FLOOR},
-   {"$ceil", eval_unary, 1, 1, NULL, UNARY_CEIL},
-   {"$round", eval_round, 1, 2, NULL, 0},
-   {"$trunc", eval_round, 1, 2, NULL, 1},
-   {NULL, NULL, 0, 0, NULL, 0},
+    {"$add", eval_add, 0, -1, NULL, 0},
+    {"$subtract", eval_subtract, 2, 2, NULL, 0},
+    {"$multiply", eval_multiply, 0, -1, NULL, 0},
+    {"$divide", eval_divide, 2, 2, NULL, 0},
+    {"$mod", eval_mod, 2, 2, NULL, 0},
+    {"$abs", eval_unary, 1, 1, NULL, UNARY_ABS},
+    {"$floor", eval_unary, 1, 1, NULL, UNARY_FLOOR},
+    {"$ceil", eval_unary, 1, 1, NULL, UNARY_CEIL},
+    {"$round", eval_round, 1, 2, NULL, 0},
+    {"$trunc", eval_round, 1, 2, NULL, 1},
+    {NULL, NULL, 0, 0, NULL, 0},
 };

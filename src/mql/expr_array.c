@@ -31,8 +31,8 @@ static bool array_iter(const bson_value_t *array, bson_iter_t *iter)
 
 /* ---- $arrayElemAt, $first, $last ------------------------------------------------------------------ */
 
-static bool element_at(const duet_expr_t *node, const bson_value_t *array, const bson_value_t *index,
-                       bson_value_t *out, duet_error_t *error)
+static bool element_at(const duet_expr_t *node, const bson_value_t *array, const bson_value_t *index, bson_value_t *out,
+                       duet_error_t *error)
 {
    if (expr_value_is_nullish(array) || expr_value_is_nullish(index)) {
       expr_set_null(out);
@@ -73,8 +73,7 @@ static bool element_at(const duet_expr_t *node, const bson_value_t *array, const
    return true;
 }
 
-static bool eval_array_elem_at(const duet_expr_t *node, expr_state_t *state, bson_value_t *out,
-                               duet_error_t *error)
+static bool eval_array_elem_at(const duet_expr_t *node, expr_state_t *state, bson_value_t *out, duet_error_t *error)
 {
    bson_value_t array, index;
    if (!expr_eval(node->args[0], state, &array, error)) {
@@ -126,8 +125,7 @@ static bool eval_is_array(const duet_expr_t *node, expr_state_t *state, bson_val
    return true;
 }
 
-static bool eval_reverse_array(const duet_expr_t *node, expr_state_t *state, bson_value_t *out,
-                               duet_error_t *error)
+static bool eval_reverse_array(const duet_expr_t *node, expr_state_t *state, bson_value_t *out, duet_error_t *error)
 {
    bson_value_t array;
    if (!expr_eval(node->args[0], state, &array, error)) {
@@ -200,8 +198,7 @@ static bool eval_in(const duet_expr_t *node, expr_state_t *state, bson_value_t *
 
 /* ---- $concatArrays ---------------------------------------------------------------------------------- */
 
-static bool eval_concat_arrays(const duet_expr_t *node, expr_state_t *state, bson_value_t *out,
-                               duet_error_t *error)
+static bool eval_concat_arrays(const duet_expr_t *node, expr_state_t *state, bson_value_t *out, duet_error_t *error)
 {
    bson_t result = BSON_INITIALIZER;
    uint32_t index = 0;
@@ -597,17 +594,17 @@ fail:
 }
 
 const expr_operator_t expr_operators_array[] = {
-   {"$arrayElemAt", eval_array_elem_at, 2, 2, NULL, 0},
-   {"$first", eval_array_elem_at, 1, 1, NULL, 0},
-   {"$last", eval_array_elem_at, 1, 1, NULL, -1},
-   {"$size", eval_size, 1, 1, NULL, 0},
-   {"$isArray", eval_is_array, 1, 1, NULL, 0},
-   {"$reverseArray", eval_reverse_array, 1, 1, NULL, 0},
-   {"$in", eval_in, 2, 2, NULL, 0},
-   {"$concatArrays", eval_concat_arrays, 0, -1, NULL, 0},
-   {"$slice", eval_slice, 2, 3, NULL, 0},
-   {"$map", NULL, 0, 0, parse_iterating, 0},
-   {"$filter", NULL, 0, 0, parse_iterating, 0},
-   {"$reduce", NULL, 0, 0, parse_iterating, 0},
-   {NULL, NULL, 0, 0, NULL, 0},
+    {"$arrayElemAt", eval_array_elem_at, 2, 2, NULL, 0},
+    {"$first", eval_array_elem_at, 1, 1, NULL, 0},
+    {"$last", eval_array_elem_at, 1, 1, NULL, -1},
+    {"$size", eval_size, 1, 1, NULL, 0},
+    {"$isArray", eval_is_array, 1, 1, NULL, 0},
+    {"$reverseArray", eval_reverse_array, 1, 1, NULL, 0},
+    {"$in", eval_in, 2, 2, NULL, 0},
+    {"$concatArrays", eval_concat_arrays, 0, -1, NULL, 0},
+    {"$slice", eval_slice, 2, 3, NULL, 0},
+    {"$map", NULL, 0, 0, parse_iterating, 0},
+    {"$filter", NULL, 0, 0, parse_iterating, 0},
+    {"$reduce", NULL, 0, 0, parse_iterating, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
 };

@@ -104,9 +104,7 @@ bool expr_coerce_to_string(const char *op, const bson_value_t *value, bson_value
    char buffer[64];
    switch (value->value_type) {
    case BSON_TYPE_UTF8: bson_value_copy(value, out); return true;
-   case BSON_TYPE_SYMBOL:
-      expr_set_string(out, value->value.v_symbol.symbol, value->value.v_symbol.len);
-      return true;
+   case BSON_TYPE_SYMBOL: expr_set_string(out, value->value.v_symbol.symbol, value->value.v_symbol.len); return true;
    case BSON_TYPE_EOD:
    case BSON_TYPE_NULL:
    case BSON_TYPE_UNDEFINED: expr_set_string(out, "", 0); return true;
@@ -313,7 +311,7 @@ static bool parse_decimal(const char *s, uint32_t length, bson_decimal128_t *out
    if (first_dropped > '5' || (first_dropped == '5' && (round_sticky || (coefficient & 1)))) {
       coefficient++;
       static const unsigned __int128 ten34 =
-         (unsigned __int128)10000000000000000ULL * 1000000000000000000ULL; /* 10^34 */
+          (unsigned __int128)10000000000000000ULL * 1000000000000000000ULL; /* 10^34 */
       if (coefficient == ten34) {
          coefficient /= 10;
          exponent++;
@@ -418,10 +416,8 @@ static bool parse_object_id(const bson_value_t *input, bson_value_t *out, duet_e
    for (uint32_t i = 0; i < 24; i++) {
       char c = s[i];
       if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-         return conversion_failure(error,
-                                   "Failed to parse objectId '%s'" NO_ON_ERROR
-                                   ": Invalid character found in hex string: %c",
-                                   s, c);
+         return conversion_failure(
+             error, "Failed to parse objectId '%s'" NO_ON_ERROR ": Invalid character found in hex string: %c", s, c);
       }
    }
    out->value_type = BSON_TYPE_OID;
@@ -841,14 +837,14 @@ static bool parse_convert(const char *name, const bson_iter_t *arg, expr_parse_c
    bson_iter_recurse(arg, &iter);
    while (bson_iter_next(&iter)) {
       const char *key = bson_iter_key(&iter);
-      int index = strcmp(key, "input") == 0      ? CONVERT_INPUT
-                  : strcmp(key, "to") == 0       ? CONVERT_TO
-                  : strcmp(key, "onError") == 0  ? CONVERT_ON_ERROR
-                  : strcmp(key, "onNull") == 0   ? CONVERT_ON_NULL
-                  : strcmp(key, "base") == 0     ? CONVERT_BASE
-                  : strcmp(key, "format") == 0   ? CONVERT_FORMAT
+      int index = strcmp(key, "input") == 0       ? CONVERT_INPUT
+                  : strcmp(key, "to") == 0        ? CONVERT_TO
+                  : strcmp(key, "onError") == 0   ? CONVERT_ON_ERROR
+                  : strcmp(key, "onNull") == 0    ? CONVERT_ON_NULL
+                  : strcmp(key, "base") == 0      ? CONVERT_BASE
+                  : strcmp(key, "format") == 0    ? CONVERT_FORMAT
                   : strcmp(key, "byteOrder") == 0 ? CONVERT_BYTE_ORDER
-                                                 : -1;
+                                                  : -1;
       if (index < 0) {
          duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "$convert found an unknown argument: %s", key);
          goto fail;
@@ -881,9 +877,9 @@ static bool parse_shorthand(const char *name, const bson_iter_t *arg, expr_parse
       const char *name;
       bson_type_t to;
    } targets[] = {
-      {"$toString", BSON_TYPE_UTF8},       {"$toInt", BSON_TYPE_INT32},    {"$toLong", BSON_TYPE_INT64},
-      {"$toDouble", BSON_TYPE_DOUBLE},     {"$toDecimal", BSON_TYPE_DECIMAL128}, {"$toBool", BSON_TYPE_BOOL},
-      {"$toObjectId", BSON_TYPE_OID},      {"$toDate", BSON_TYPE_DATE_TIME},
+       {"$toString", BSON_TYPE_UTF8},   {"$toInt", BSON_TYPE_INT32},          {"$toLong", BSON_TYPE_INT64},
+       {"$toDouble", BSON_TYPE_DOUBLE}, {"$toDecimal", BSON_TYPE_DECIMAL128}, {"$toBool", BSON_TYPE_BOOL},
+       {"$toObjectId", BSON_TYPE_OID},  {"$toDate", BSON_TYPE_DATE_TIME},
    };
    bson_type_t to = BSON_TYPE_EOD;
    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
@@ -913,14 +909,9 @@ static bool parse_shorthand(const char *name, const bson_iter_t *arg, expr_parse
 }
 
 const expr_operator_t expr_operators_convert[] = {
-   {"$convert", NULL, 0, 0, parse_convert, 0},
-   {"$toString", NULL, 0, 0, parse_shorthand, 0},
-   {"$toInt", NULL, 0, 0, parse_shorthand, 0},
-   {"$toLong", NULL, 0, 0, parse_shorthand, 0},
-   {"$toDouble", NULL, 0, 0, parse_shorthand, 0},
-   {"$toDecimal", NULL, 0, 0, parse_shorthand, 0},
-   {"$toBool", NULL, 0, 0, parse_shorthand, 0},
-   {"$toObjectId", NULL, 0, 0, parse_shorthand, 0},
-   {"$toDate", NULL, 0, 0, parse_shorthand, 0},
-   {NULL, NULL, 0, 0, NULL, 0},
+    {"$convert", NULL, 0, 0, parse_convert, 0},    {"$toString", NULL, 0, 0, parse_shorthand, 0},
+    {"$toInt", NULL, 0, 0, parse_shorthand, 0},    {"$toLong", NULL, 0, 0, parse_shorthand, 0},
+    {"$toDouble", NULL, 0, 0, parse_shorthand, 0}, {"$toDecimal", NULL, 0, 0, parse_shorthand, 0},
+    {"$toBool", NULL, 0, 0, parse_shorthand, 0},   {"$toObjectId", NULL, 0, 0, parse_shorthand, 0},
+    {"$toDate", NULL, 0, 0, parse_shorthand, 0},   {NULL, NULL, 0, 0, NULL, 0},
 };

@@ -117,8 +117,7 @@ static bool number_to_string_with_base(const bson_value_t *input, int base, bson
          return failure(error, "Base conversion is not supported for non-integers" NO_ON_ERROR ": ");
       }
       if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
-         return failure(error,
-                        "Magnitude of the number provided for base conversion is too large" NO_ON_ERROR ": ");
+         return failure(error, "Magnitude of the number provided for base conversion is too large" NO_ON_ERROR ": ");
       }
       value = (int64_t)d;
       break;
@@ -132,12 +131,12 @@ static bool number_to_string_with_base(const bson_value_t *input, int base, bson
             /* integral but out of range, or not integral at all */
             bson_value_t as_double = {.value_type = BSON_TYPE_DOUBLE};
             as_double.value.v_double = duet_decimal_to_double(d);
-            integral = as_double.value.v_double == trunc(as_double.value.v_double) &&
-                       fabs(as_double.value.v_double) >= 9.2e18;
+            integral =
+                as_double.value.v_double == trunc(as_double.value.v_double) && fabs(as_double.value.v_double) >= 9.2e18;
          }
-         return failure(error, integral ? "Magnitude of the number provided for base conversion is too large" NO_ON_ERROR
-                                          ": "
-                                        : "Base conversion is not supported for non-integers" NO_ON_ERROR ": ");
+         return failure(error,
+                        integral ? "Magnitude of the number provided for base conversion is too large" NO_ON_ERROR ": "
+                                 : "Base conversion is not supported for non-integers" NO_ON_ERROR ": ");
       }
       value = v;
       break;

@@ -489,8 +489,7 @@ static bool split_path(const char *text, size_t length, duet_expr_t *node, duet_
    return true;
 }
 
-static bool parse_path(const char *text, uint32_t length, expr_parse_ctx_t *ctx, duet_expr_t **out,
-                       duet_error_t *error)
+static bool parse_path(const char *text, uint32_t length, expr_parse_ctx_t *ctx, duet_expr_t **out, duet_error_t *error)
 {
    duet_expr_t *node = expr_node_new(eval_path, NULL, 0);
    if (memchr(text, '\0', length)) {
@@ -636,8 +635,9 @@ static bool parse_object_literal(const bson_t *spec, expr_parse_ctx_t *ctx, duet
       while (bson_iter_next(&iter) && i < node->arg_count) {
          const char *key = bson_iter_key(&iter);
          if (key[0] == '$') {
-            duet_error_set(error, 16410, "FieldPath field names may not start with '$'. Consider using $getField or "
-                                         "$setField.");
+            duet_error_set(error, 16410,
+                           "FieldPath field names may not start with '$'. Consider using $getField or "
+                           "$setField.");
             goto fail;
          }
          if (key[0] == '\0') {
@@ -671,8 +671,8 @@ fail:
 /* ---- operators ------------------------------------------------------------------------------ */
 
 static const expr_operator_t *const operator_tables[] = {
-   expr_operators_logic,  expr_operators_arith, expr_operators_string,  expr_operators_array,
-   expr_operators_object, expr_operators_date,  expr_operators_convert,
+    expr_operators_logic,  expr_operators_arith, expr_operators_string,  expr_operators_array,
+    expr_operators_object, expr_operators_date,  expr_operators_convert,
 };
 
 static const expr_operator_t *find_operator(const char *name)
@@ -707,8 +707,9 @@ bool expr_parse_args(const char *name, const bson_iter_t *arg, expr_parse_ctx_t 
          duet_error_set(error, 16021, "Expression %s takes at least %d arguments, but %zu were passed in.", name,
                         min_args, count);
       } else {
-         duet_error_set(error, 28667, "Expression %s takes at least %d arguments, and at most %d, but %zu were passed in.",
-                        name, min_args, max_args, count);
+         duet_error_set(error, 28667,
+                        "Expression %s takes at least %d arguments, and at most %d, but %zu were passed in.", name,
+                        min_args, max_args, count);
       }
       return false;
    }
@@ -757,7 +758,7 @@ static bool parse_document(const bson_t *spec, expr_parse_ctx_t *ctx, duet_expr_
       uint32_t n = bson_count_keys(spec);
       if (n != 1) {
          char *text = duet_expr_value_to_string(&(bson_value_t){
-            .value_type = BSON_TYPE_DOCUMENT, .value.v_doc = {(uint8_t *)bson_get_data(spec), spec->len}});
+             .value_type = BSON_TYPE_DOCUMENT, .value.v_doc = {(uint8_t *)bson_get_data(spec), spec->len}});
          duet_error_set(error, 15983,
                         "an expression specification must contain exactly one field, the name of the expression. "
                         "Found %u fields in %s",
@@ -832,8 +833,7 @@ static bool parse_with(const bson_value_t *spec, const bson_t *object, const due
    return ok;
 }
 
-bool duet_expr_parse(const bson_value_t *spec, const duet_expr_scope_t *scope, duet_expr_t **out,
-                     duet_error_t *error)
+bool duet_expr_parse(const bson_value_t *spec, const duet_expr_scope_t *scope, duet_expr_t **out, duet_error_t *error)
 {
    return parse_with(spec, NULL, scope, out, error);
 }
@@ -844,14 +844,13 @@ bool duet_expr_parse_iter(const bson_iter_t *iter, const duet_expr_scope_t *scop
    return parse_with(bson_iter_value((bson_iter_t *)iter), NULL, scope, out, error);
 }
 
-bool duet_expr_parse_object(const bson_t *spec, const duet_expr_scope_t *scope, duet_expr_t **out,
-                            duet_error_t *error)
+bool duet_expr_parse_object(const bson_t *spec, const duet_expr_scope_t *scope, duet_expr_t **out, duet_error_t *error)
 {
    return parse_with(NULL, spec, scope, out, error);
 }
 
-bool duet_expr_evaluate(const duet_expr_t *expr, const bson_t *root, const duet_expr_env_t *env,
-                        bson_value_t *out, duet_error_t *error)
+bool duet_expr_evaluate(const duet_expr_t *expr, const bson_t *root, const duet_expr_env_t *env, bson_value_t *out,
+                        duet_error_t *error)
 {
    static const bson_t empty = BSON_INITIALIZER;
    expr_state_t state = {.root = root ? root : &empty, .now_ms = env ? env->now_ms : 0};

@@ -70,8 +70,8 @@ void duet_expr_format_date(int64_t ms, char *buffer, size_t size)
 {
    broken_time_t t;
    break_time(ms, &t);
-   snprintf(buffer, size, "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", (long long)t.year, t.month, t.day, t.hour,
-            t.minute, t.second, t.millisecond);
+   snprintf(buffer, size, "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", (long long)t.year, t.month, t.day, t.hour, t.minute,
+            t.second, t.millisecond);
 }
 
 bool expr_check_date_range(int64_t ms, duet_error_t *error)
@@ -556,8 +556,9 @@ static bool parse_date_part(const char *name, const bson_iter_t *arg, expr_parse
                             duet_error_t *error)
 {
    duet_expr_t *node = expr_node_new(eval_date_part, name, 2);
-   node->option = strcmp(name, "$year") == 0 ? DATE_PART_YEAR : strcmp(name, "$month") == 0 ? DATE_PART_MONTH
-                                                                                             : DATE_PART_DAY;
+   node->option = strcmp(name, "$year") == 0    ? DATE_PART_YEAR
+                  : strcmp(name, "$month") == 0 ? DATE_PART_MONTH
+                                                : DATE_PART_DAY;
    const bson_value_t *value = bson_iter_value((bson_iter_t *)arg);
    bson_iter_t iter;
    if (value->value_type == BSON_TYPE_DOCUMENT) {
@@ -608,8 +609,6 @@ fail:
 }
 
 /* ---- $dateToString ---------------------------------------------------------------------------- */
-
-
 
 static bool validate_format(const char *format, duet_error_t *error)
 {
@@ -669,8 +668,14 @@ static void format_date(const char *format, int64_t ms, int offset, bson_string_
          bson_string_append_printf(s, "%02u", (t.day_of_year + 7 - t.day_of_week) / 7);
          break;
       }
-      case 'V': iso_week(&t, &iso_year, &week); bson_string_append_printf(s, "%02u", week); break;
-      case 'G': iso_week(&t, &iso_year, &week); bson_string_append_printf(s, "%04lld", (long long)iso_year); break;
+      case 'V':
+         iso_week(&t, &iso_year, &week);
+         bson_string_append_printf(s, "%02u", week);
+         break;
+      case 'G':
+         iso_week(&t, &iso_year, &week);
+         bson_string_append_printf(s, "%04lld", (long long)iso_year);
+         break;
       case 'Y': bson_string_append_printf(s, "%04lld", (long long)t.year); break;
       case 'z':
          bson_string_append_printf(s, "%c%02d%02d", offset < 0 ? '-' : '+', abs(offset) / 60, abs(offset) % 60);
@@ -686,8 +691,7 @@ static void format_date(const char *format, int64_t ms, int offset, bson_string_
 
 enum { D2S_DATE, D2S_FORMAT, D2S_TIMEZONE, D2S_ON_NULL, D2S_COUNT };
 
-static bool eval_date_to_string(const duet_expr_t *node, expr_state_t *state, bson_value_t *out,
-                                duet_error_t *error)
+static bool eval_date_to_string(const duet_expr_t *node, expr_state_t *state, bson_value_t *out, duet_error_t *error)
 {
    bson_value_t values[D2S_COUNT];
    for (int i = 0; i < D2S_COUNT; i++) {
@@ -742,7 +746,7 @@ static bool eval_date_to_string(const duet_expr_t *node, expr_state_t *state, bs
        !expr_check_date_range(ms + (int64_t)offset * 60000, error)) {
       goto done;
    }
-   const char *format = node->args[D2S_FORMAT] ? values[D2S_FORMAT].value.v_utf8.str
+   const char *format = node->args[D2S_FORMAT]     ? values[D2S_FORMAT].value.v_utf8.str
                         : node->args[D2S_TIMEZONE] ? "%Y-%m-%dT%H:%M:%S.%L"
                                                    : "%Y-%m-%dT%H:%M:%S.%LZ";
    bson_string_t *s = bson_string_new(NULL);
@@ -794,8 +798,8 @@ static bool parse_named(const char *name, const bson_iter_t *arg, expr_parse_ctx
    return true;
 }
 
-static bool parse_date_to_string(const char *name, const bson_iter_t *arg, expr_parse_ctx_t *ctx,
-                                 duet_expr_t **out, duet_error_t *error)
+static bool parse_date_to_string(const char *name, const bson_iter_t *arg, expr_parse_ctx_t *ctx, duet_expr_t **out,
+                                 duet_error_t *error)
 {
    static const char *const names[] = {"date", "format", "timezone", "onNull"};
    duet_expr_t *node = expr_node_new(eval_date_to_string, name, D2S_COUNT);
@@ -843,13 +847,19 @@ static bool parse_with_format(const char *s, const char *format, int64_t *ms, bo
       int width = 2;
       int *target = NULL;
       switch (*f) {
-      case 'Y': width = 4; target = &year; break;
+      case 'Y':
+         width = 4;
+         target = &year;
+         break;
       case 'm': target = &month; break;
       case 'd': target = &day; break;
       case 'H': target = &hour; break;
       case 'M': target = &minute; break;
       case 'S': target = &second; break;
-      case 'j': width = 3; target = &yday; break;
+      case 'j':
+         width = 3;
+         target = &yday;
+         break;
       case 'L': {
          int digits = 0, value = 0;
          while (isdigit((unsigned char)*p) && digits < 9) {
@@ -927,8 +937,7 @@ static bool parse_with_format(const char *s, const char *format, int64_t *ms, bo
    return true;
 }
 
-static bool eval_date_from_string(const duet_expr_t *node, expr_state_t *state, bson_value_t *out,
-                                  duet_error_t *error)
+static bool eval_date_from_string(const duet_expr_t *node, expr_state_t *state, bson_value_t *out, duet_error_t *error)
 {
    bson_value_t values[DFS_ON_ERROR];
    for (int i = 0; i < DFS_ON_ERROR; i++) {
@@ -990,9 +999,9 @@ static bool eval_date_from_string(const duet_expr_t *node, expr_state_t *state, 
       bson_free(text);
    } else {
       bool parsed = node->args[DFS_FORMAT]
-                       ? parse_with_format(input->value.v_utf8.str, values[DFS_FORMAT].value.v_utf8.str, &ms,
-                                           &has_offset, reason, sizeof reason)
-                       : parse_any_date(input->value.v_utf8.str, &ms, &has_offset, reason, sizeof reason);
+                        ? parse_with_format(input->value.v_utf8.str, values[DFS_FORMAT].value.v_utf8.str, &ms,
+                                            &has_offset, reason, sizeof reason)
+                        : parse_any_date(input->value.v_utf8.str, &ms, &has_offset, reason, sizeof reason);
       if (parsed) {
          if (has_offset && node->args[DFS_TIMEZONE] && offset != 0) {
             duet_error_set(error, 40554,
@@ -1006,8 +1015,8 @@ static bool eval_date_from_string(const duet_expr_t *node, expr_state_t *state, 
          ok = true;
          goto done;
       }
-      duet_error_set(error, DUET_ERR_CONVERSION_FAILURE, "Error parsing date string '%s'; %s",
-                     input->value.v_utf8.str, reason);
+      duet_error_set(error, DUET_ERR_CONVERSION_FAILURE, "Error parsing date string '%s'; %s", input->value.v_utf8.str,
+                     reason);
    }
    if (node->args[DFS_ON_ERROR]) {
       duet_error_clear(error);
@@ -1020,8 +1029,8 @@ done:
    return ok;
 }
 
-static bool parse_date_from_string(const char *name, const bson_iter_t *arg, expr_parse_ctx_t *ctx,
-                                   duet_expr_t **out, duet_error_t *error)
+static bool parse_date_from_string(const char *name, const bson_iter_t *arg, expr_parse_ctx_t *ctx, duet_expr_t **out,
+                                   duet_error_t *error)
 {
    static const char *const names[] = {"dateString", "format", "timezone", "onError", "onNull"};
    duet_expr_t *node = expr_node_new(eval_date_from_string, name, DFS_COUNT);
@@ -1040,10 +1049,10 @@ fail:
 }
 
 const expr_operator_t expr_operators_date[] = {
-   {"$year", NULL, 0, 0, parse_date_part, 0},
-   {"$month", NULL, 0, 0, parse_date_part, 0},
-   {"$dayOfMonth", NULL, 0, 0, parse_date_part, 0},
-   {"$dateToString", NULL, 0, 0, parse_date_to_string, 0},
-   {"$dateFromString", NULL, 0, 0, parse_date_from_string, 0},
-   {NULL, NULL, 0, 0, NULL, 0},
+    {"$year", NULL, 0, 0, parse_date_part, 0},
+    {"$month", NULL, 0, 0, parse_date_part, 0},
+    {"$dayOfMonth", NULL, 0, 0, parse_date_part, 0},
+    {"$dateToString", NULL, 0, 0, parse_date_to_string, 0},
+    {"$dateFromString", NULL, 0, 0, parse_date_from_string, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
 };

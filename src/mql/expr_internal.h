@@ -32,24 +32,23 @@ typedef struct expr_state {
    int64_t now_ms;      /* $$NOW */
 } expr_state_t;
 
-typedef bool (*expr_eval_fn)(const duet_expr_t *node, expr_state_t *state, bson_value_t *out,
-                             duet_error_t *error);
+typedef bool (*expr_eval_fn)(const duet_expr_t *node, expr_state_t *state, bson_value_t *out, duet_error_t *error);
 
 struct duet_expr {
-   expr_eval_fn eval;    /* what this node computes */
-   const char *name;     /* operator name ("$add"), static; NULL for literals/paths */
-   duet_expr_t **args;   /* owned children; entries may be NULL for absent optional args */
+   expr_eval_fn eval;  /* what this node computes */
+   const char *name;   /* operator name ("$add"), static; NULL for literals/paths */
+   duet_expr_t **args; /* owned children; entries may be NULL for absent optional args */
    size_t arg_count;
-   char **keys;          /* owned; field names of an expression object (arg_count of them) */
+   char **keys;           /* owned; field names of an expression object (arg_count of them) */
    bson_value_t constant; /* owned; literal value (EOD when unused) */
-   char **path;          /* owned; field path components after the variable */
+   char **path;           /* owned; field path components after the variable */
    size_t path_length;
-   char *dotted;         /* owned; the path as written after "$" (for duet_expr_is_field_path) */
-   int variable;         /* variable read by a path node (EXPR_VAR_* or a slot) */
-   int slot;             /* slot bound by $let/$map/$filter/$reduce ($$this for $reduce) */
-   int slot2;            /* second bound slot ($$value for $reduce) */
-   int64_t option;       /* operator-specific parameter */
-   int slot_count;       /* root only: slots the tree needs */
+   char *dotted;   /* owned; the path as written after "$" (for duet_expr_is_field_path) */
+   int variable;   /* variable read by a path node (EXPR_VAR_* or a slot) */
+   int slot;       /* slot bound by $let/$map/$filter/$reduce ($$this for $reduce) */
+   int slot2;      /* second bound slot ($$value for $reduce) */
+   int64_t option; /* operator-specific parameter */
+   int slot_count; /* root only: slots the tree needs */
 };
 
 /* Parse context: the variables in scope, innermost last. */
@@ -92,8 +91,8 @@ typedef bool (*expr_parse_fn)(const char *name, const bson_iter_t *arg, expr_par
 
 typedef struct expr_operator {
    const char *name;
-   expr_eval_fn eval;   /* for list operators: evaluates node->args */
-   int min_args;        /* list operators: arity range (max -1 = unbounded) */
+   expr_eval_fn eval; /* for list operators: evaluates node->args */
+   int min_args;      /* list operators: arity range (max -1 = unbounded) */
    int max_args;
    expr_parse_fn parse; /* non-NULL: custom parse, eval/min/max unused */
    int64_t option;      /* copied into node->option for list operators */
@@ -208,7 +207,14 @@ bool expr_coerce_to_date(const bson_value_t *value, int64_t *ms, duet_error_t *e
 bool expr_convert_value(const bson_value_t *input, bson_type_t to, bson_value_t *out, duet_error_t *error);
 
 /* ---- $convert's 8.x arguments (expr_convert_base.c) ---- */
-enum { EXPR_FORMAT_AUTO, EXPR_FORMAT_BASE64, EXPR_FORMAT_BASE64URL, EXPR_FORMAT_HEX, EXPR_FORMAT_UTF8, EXPR_FORMAT_UUID };
+enum {
+   EXPR_FORMAT_AUTO,
+   EXPR_FORMAT_BASE64,
+   EXPR_FORMAT_BASE64URL,
+   EXPR_FORMAT_HEX,
+   EXPR_FORMAT_UTF8,
+   EXPR_FORMAT_UUID
+};
 
 typedef struct expr_convert_options {
    int base;             /* 2, 8, 10 or 16; 0 when absent */
@@ -217,7 +223,13 @@ typedef struct expr_convert_options {
    bson_value_t subtype; /* borrowed `to.subtype`; EOD when absent (binData targets are unsupported) */
 } expr_convert_options_t;
 
-#define EXPR_CONVERT_OPTIONS_INIT {0, -1, false, {.value_type = BSON_TYPE_EOD}}
+#define EXPR_CONVERT_OPTIONS_INIT                                                                                      \
+   {                                                                                                                   \
+      0, -1, false,                                                                                                    \
+      {                                                                                                                \
+         .value_type = BSON_TYPE_EOD                                                                                   \
+      }                                                                                                                \
+   }
 
 /* Validates evaluated base/format/byteOrder (nullish = absent); errors are not ConversionFailures. */
 bool expr_convert_parse_options(const bson_value_t *base, const bson_value_t *format, const bson_value_t *byte_order,

@@ -263,8 +263,9 @@ static bool eval_switch(const duet_expr_t *node, expr_state_t *state, bson_value
       }
    }
    if (!node->args[node->arg_count - 1]) {
-      duet_error_set(error, 40066, "$switch could not find a matching branch for an input, and no default was "
-                                   "specified.");
+      duet_error_set(error, 40066,
+                     "$switch could not find a matching branch for an input, and no default was "
+                     "specified.");
       expr_set_missing(out);
       return false;
    }
@@ -287,8 +288,9 @@ static bool parse_switch(const char *name, const bson_iter_t *arg, expr_parse_ct
       const char *key = bson_iter_key(&iter);
       if (strcmp(key, "branches") == 0) {
          if (!BSON_ITER_HOLDS_ARRAY(&iter)) {
-            duet_error_set(error, 40061, "$switch expects its 'branches' parameter to be an array of objects, "
-                                         "found: %s",
+            duet_error_set(error, 40061,
+                           "$switch expects its 'branches' parameter to be an array of objects, "
+                           "found: %s",
                            duet_type_name(bson_iter_type(&iter)));
             return false;
          }
@@ -415,22 +417,13 @@ static bool eval_not(const duet_expr_t *node, expr_state_t *state, bson_value_t 
 }
 
 const expr_operator_t expr_operators_logic[] = {
-   {"$literal", NULL, 0, 0, parse_literal, 0},
-   {"$let", NULL, 0, 0, parse_let, 0},
-   {"$type", eval_type, 1, 1, NULL, 0},
-   {"$isNumber", eval_is_number, 1, 1, NULL, 0},
-   {"$ifNull", NULL, 0, 0, parse_if_null, 0},
-   {"$cond", NULL, 0, 0, parse_cond, 0},
-   {"$switch", NULL, 0, 0, parse_switch, 0},
-   {"$eq", eval_compare, 2, 2, NULL, CMP_EQ},
-   {"$ne", eval_compare, 2, 2, NULL, CMP_NE},
-   {"$gt", eval_compare, 2, 2, NULL, CMP_GT},
-   {"$gte", eval_compare, 2, 2, NULL, CMP_GTE},
-   {"$lt", eval_compare, 2, 2, NULL, CMP_LT},
-   {"$lte", eval_compare, 2, 2, NULL, CMP_LTE},
-   {"$cmp", eval_compare, 2, 2, NULL, CMP_CMP},
-   {"$and", eval_and_or, 0, -1, NULL, 0},
-   {"$or", eval_and_or, 0, -1, NULL, 1},
-   {"$not", eval_not, 1, 1, NULL, 0},
-   {NULL, NULL, 0, 0, NULL, 0},
+    {"$literal", NULL, 0, 0, parse_literal, 0},  {"$let", NULL, 0, 0, parse_let, 0},
+    {"$type", eval_type, 1, 1, NULL, 0},         {"$isNumber", eval_is_number, 1, 1, NULL, 0},
+    {"$ifNull", NULL, 0, 0, parse_if_null, 0},   {"$cond", NULL, 0, 0, parse_cond, 0},
+    {"$switch", NULL, 0, 0, parse_switch, 0},    {"$eq", eval_compare, 2, 2, NULL, CMP_EQ},
+    {"$ne", eval_compare, 2, 2, NULL, CMP_NE},   {"$gt", eval_compare, 2, 2, NULL, CMP_GT},
+    {"$gte", eval_compare, 2, 2, NULL, CMP_GTE}, {"$lt", eval_compare, 2, 2, NULL, CMP_LT},
+    {"$lte", eval_compare, 2, 2, NULL, CMP_LTE}, {"$cmp", eval_compare, 2, 2, NULL, CMP_CMP},
+    {"$and", eval_and_or, 0, -1, NULL, 0},       {"$or", eval_and_or, 0, -1, NULL, 1},
+    {"$not", eval_not, 1, 1, NULL, 0},           {NULL, NULL, 0, 0, NULL, 0},
 };

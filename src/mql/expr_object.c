@@ -87,8 +87,7 @@ static void field_list_destroy(field_list_t *list)
 
 /* ---- $mergeObjects ----------------------------------------------------------------------------------- */
 
-static bool eval_merge_objects(const duet_expr_t *node, expr_state_t *state, bson_value_t *out,
-                               duet_error_t *error)
+static bool eval_merge_objects(const duet_expr_t *node, expr_state_t *state, bson_value_t *out, duet_error_t *error)
 {
    field_list_t list = {0};
    for (size_t i = 0; i < node->arg_count; i++) {
@@ -119,8 +118,7 @@ static bool eval_merge_objects(const duet_expr_t *node, expr_state_t *state, bso
 
 /* ---- $objectToArray ---------------------------------------------------------------------------------- */
 
-static bool eval_object_to_array(const duet_expr_t *node, expr_state_t *state, bson_value_t *out,
-                                 duet_error_t *error)
+static bool eval_object_to_array(const duet_expr_t *node, expr_state_t *state, bson_value_t *out, duet_error_t *error)
 {
    bson_value_t value;
    if (!expr_eval(node->args[0], state, &value, error)) {
@@ -277,8 +275,7 @@ fail:
    return false;
 }
 
-static bool eval_array_to_object(const duet_expr_t *node, expr_state_t *state, bson_value_t *out,
-                                 duet_error_t *error)
+static bool eval_array_to_object(const duet_expr_t *node, expr_state_t *state, bson_value_t *out, duet_error_t *error)
 {
    bson_value_t value;
    if (!expr_eval(node->args[0], state, &value, error)) {
@@ -298,8 +295,7 @@ static bool eval_array_to_object(const duet_expr_t *node, expr_state_t *state, b
 /* ---- $getField, $setField ---------------------------------------------------------------------------- */
 
 /* args: 0 input (NULL = $$CURRENT), 1 value ($setField); node->constant holds the field name. */
-static bool eval_input_object(const duet_expr_t *node, expr_state_t *state, bson_value_t *input,
-                              duet_error_t *error)
+static bool eval_input_object(const duet_expr_t *node, expr_state_t *state, bson_value_t *input, duet_error_t *error)
 {
    if (node->args[0]) {
       return expr_eval(node->args[0], state, input, error);
@@ -467,10 +463,7 @@ fail:
 }
 
 const expr_operator_t expr_operators_object[] = {
-   {"$mergeObjects", eval_merge_objects, 0, -1, NULL, 0},
-   {"$objectToArray", eval_object_to_array, 1, 1, NULL, 0},
-   {"$arrayToObject", eval_array_to_object, 1, 1, NULL, 0},
-   {"$getField", NULL, 0, 0, parse_field_ops, 0},
-   {"$setField", NULL, 0, 0, parse_field_ops, 0},
-   {NULL, NULL, 0, 0, NULL, 0},
+    {"$mergeObjects", eval_merge_objects, 0, -1, NULL, 0},   {"$objectToArray", eval_object_to_array, 1, 1, NULL, 0},
+    {"$arrayToObject", eval_array_to_object, 1, 1, NULL, 0}, {"$getField", NULL, 0, 0, parse_field_ops, 0},
+    {"$setField", NULL, 0, 0, parse_field_ops, 0},           {NULL, NULL, 0, 0, NULL, 0},
 };

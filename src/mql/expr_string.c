@@ -315,14 +315,16 @@ static bool eval_split(const duet_expr_t *node, expr_state_t *state, bson_value_
       goto done;
    }
    if (input.value_type != BSON_TYPE_UTF8) {
-      duet_error_set(error, 40085, "$split requires an expression that evaluates to a string as a first argument, "
-                                   "found: %s",
+      duet_error_set(error, 40085,
+                     "$split requires an expression that evaluates to a string as a first argument, "
+                     "found: %s",
                      duet_type_name(input.value_type));
       goto done;
    }
    if (separator.value_type != BSON_TYPE_UTF8) {
-      duet_error_set(error, 40086, "$split requires an expression that evaluates to a string as a second "
-                                   "argument, found: %s",
+      duet_error_set(error, 40086,
+                     "$split requires an expression that evaluates to a string as a second "
+                     "argument, found: %s",
                      duet_type_name(separator.value_type));
       goto done;
    }
@@ -367,11 +369,19 @@ done:
 
 /* MongoDB's kDefaultTrimWhitespaceChars as UTF-8. */
 static const char *const default_trim_chars[] = {
-   "\0",           " ",            "\t",           "\n",           "\v",           "\f",
-   "\r",           "\xc2\xa0",     "\xe1\x9a\x80", "\xe2\x80\x80", "\xe2\x80\x81", "\xe2\x80\x82",
-   "\xe2\x80\x83", "\xe2\x80\x84", "\xe2\x80\x85", "\xe2\x80\x86", "\xe2\x80\x87", "\xe2\x80\x88",
-   "\xe2\x80\x89", "\xe2\x80\x8a", "\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\xaf", "\xe2\x81\x9f",
-   "\xe3\x80\x80",
+    "\0",           " ",
+    "\t",           "\n",
+    "\v",           "\f",
+    "\r",           "\xc2\xa0",
+    "\xe1\x9a\x80", "\xe2\x80\x80",
+    "\xe2\x80\x81", "\xe2\x80\x82",
+    "\xe2\x80\x83", "\xe2\x80\x84",
+    "\xe2\x80\x85", "\xe2\x80\x86",
+    "\xe2\x80\x87", "\xe2\x80\x88",
+    "\xe2\x80\x89", "\xe2\x80\x8a",
+    "\xe2\x80\xa8", "\xe2\x80\xa9",
+    "\xe2\x80\xaf", "\xe2\x81\x9f",
+    "\xe3\x80\x80",
 };
 
 /* True when the code point at s[i] (length cp_length) is in the trim set. */
@@ -415,8 +425,8 @@ static bool eval_trim(const duet_expr_t *node, expr_state_t *state, bson_value_t
    }
    if (input.value_type != BSON_TYPE_UTF8) {
       char *t = duet_expr_value_to_string(&input);
-      duet_error_set(error, 50699, "%s requires its input to be a string, got %s (of type %s) instead.", node->name,
-                     t, duet_type_name(input.value_type));
+      duet_error_set(error, 50699, "%s requires its input to be a string, got %s (of type %s) instead.", node->name, t,
+                     duet_type_name(input.value_type));
       bson_free(t);
       goto done;
    }
@@ -431,8 +441,8 @@ static bool eval_trim(const duet_expr_t *node, expr_state_t *state, bson_value_t
       }
       if (chars.value_type != BSON_TYPE_UTF8) {
          char *t = duet_expr_value_to_string(&chars);
-         duet_error_set(error, 50700, "%s requires 'chars' to be a string, got %s (of type %s) instead.", node->name,
-                        t, duet_type_name(chars.value_type));
+         duet_error_set(error, 50700, "%s requires 'chars' to be a string, got %s (of type %s) instead.", node->name, t,
+                        duet_type_name(chars.value_type));
          bson_free(t);
          goto done;
       }
@@ -510,15 +520,15 @@ fail:
 }
 
 const expr_operator_t expr_operators_string[] = {
-   {"$concat", eval_concat, 0, -1, NULL, 0},
-   {"$toLower", eval_case, 1, 1, NULL, 0},
-   {"$toUpper", eval_case, 1, 1, NULL, 1},
-   {"$substrCP", eval_substr_cp, 3, 3, NULL, 0},
-   {"$strLenCP", eval_str_len_cp, 1, 1, NULL, 0},
-   {"$indexOfCP", eval_index_of_cp, 2, 4, NULL, 0},
-   {"$split", eval_split, 2, 2, NULL, 0},
-   {"$trim", NULL, 0, 0, parse_trim, 0},
-   {"$ltrim", NULL, 0, 0, parse_trim, 0},
-   {"$rtrim", NULL, 0, 0, parse_trim, 0},
-   {NULL, NULL, 0, 0, NULL, 0},
+    {"$concat", eval_concat, 0, -1, NULL, 0},
+    {"$toLower", eval_case, 1, 1, NULL, 0},
+    {"$toUpper", eval_case, 1, 1, NULL, 1},
+    {"$substrCP", eval_substr_cp, 3, 3, NULL, 0},
+    {"$strLenCP", eval_str_len_cp, 1, 1, NULL, 0},
+    {"$indexOfCP", eval_index_of_cp, 2, 4, NULL, 0},
+    {"$split", eval_split, 2, 2, NULL, 0},
+    {"$trim", NULL, 0, 0, parse_trim, 0},
+    {"$ltrim", NULL, 0, 0, parse_trim, 0},
+    {"$rtrim", NULL, 0, 0, parse_trim, 0},
+    {NULL, NULL, 0, 0, NULL, 0},
 };

@@ -197,10 +197,10 @@ static bool write_json(const bson_value_t *value, bson_string_t *s, int depth, d
    case BSON_TYPE_INT32:
    case BSON_TYPE_INT64:
    case BSON_TYPE_DECIMAL128: {
-      bool special = (value->value_type == BSON_TYPE_DOUBLE && !isfinite(value->value.v_double)) ||
-                     (value->value_type == BSON_TYPE_DECIMAL128 &&
-                      (duet_decimal_is_nan(value->value.v_decimal128) ||
-                       duet_decimal_is_infinite(value->value.v_decimal128)));
+      bool special =
+          (value->value_type == BSON_TYPE_DOUBLE && !isfinite(value->value.v_double)) ||
+          (value->value_type == BSON_TYPE_DECIMAL128 &&
+           (duet_decimal_is_nan(value->value.v_decimal128) || duet_decimal_is_infinite(value->value.v_decimal128)));
       if (special) {
          bson_string_append_c(s, '"');
       }
@@ -254,8 +254,8 @@ bool expr_stringify_any(const bson_value_t *input, bson_value_t *out, duet_error
    }
    bson_string_t *s = bson_string_new(NULL);
    bool ok = input->value_type == BSON_TYPE_DOCUMENT || input->value_type == BSON_TYPE_ARRAY
-                ? write_json(input, s, 0, error)
-                : stringify_value(input, s, error);
+                 ? write_json(input, s, 0, error)
+                 : stringify_value(input, s, error);
    if (!ok) {
       bson_string_free(s, true);
       return false;

@@ -13,14 +13,14 @@
 #include <string.h>
 
 typedef struct stage_runtime {
-   bson_t *output;       /* owned (bson_new: bson_t needs its 128-byte alignment); valid when output_ready */
+   bson_t *output; /* owned (bson_new: bson_t needs its 128-byte alignment); valid when output_ready */
    bool output_ready;
-   bson_t **buffer;      /* owned documents of a draining stage */
+   bson_t **buffer; /* owned documents of a draining stage */
    size_t buffer_count;
    size_t buffer_position;
    bool drained;
-   int64_t counter;      /* $skip/$limit */
-   bson_t *unwind_doc;   /* owned copy of the document being unwound */
+   int64_t counter;    /* $skip/$limit */
+   bson_t *unwind_doc; /* owned copy of the document being unwound */
    bson_iter_t unwind_iter;
    bool unwind_active;
    int64_t unwind_index;
@@ -137,8 +137,8 @@ static bool replace_root(const pipeline_stage_t *stage, const bson_t *doc, const
       duet_error_set(error, 40228,
                      "%s  must evaluate to an object, but resulting value was: %s. Type of resulting value: '%s'. "
                      "Input document: %s",
-                     strcmp(stage->name, "$replaceWith") == 0 ? "'replacement document'" : "'newRoot' expression",
-                     text, duet_type_name(value.value_type), input_text);
+                     strcmp(stage->name, "$replaceWith") == 0 ? "'replacement document'" : "'newRoot' expression", text,
+                     duet_type_name(value.value_type), input_text);
       bson_free(text);
       bson_free(input_text);
       bson_value_destroy(&value);
@@ -174,8 +174,8 @@ static bool apply_stage(const pipeline_stage_t *stage, const bson_t *doc, const 
    }
 }
 
-bool duet_pipeline_apply(const duet_pipeline_t *pipeline, const bson_t *doc, const duet_expr_env_t *env,
-                         bson_t *out, bool *emitted, duet_error_t *error)
+bool duet_pipeline_apply(const duet_pipeline_t *pipeline, const bson_t *doc, const duet_expr_env_t *env, bson_t *out,
+                         bool *emitted, duet_error_t *error)
 {
    bson_init(out);
    *emitted = false;
@@ -312,7 +312,7 @@ static bool pull_group(duet_pipeline_cursor_t *cursor, ptrdiff_t index, const bs
    stage_runtime_t *rt = &cursor->runtime[index];
    if (!rt->drained) {
       group_state_t *state =
-         group_state_new(stage->group, cursor->pipeline->memory_limit, cursor->pipeline->allow_disk_use);
+          group_state_new(stage->group, cursor->pipeline->memory_limit, cursor->pipeline->allow_disk_use);
       for (;;) {
          const bson_t *input;
          if (!pull(cursor, index - 1, &input, error)) {

@@ -24,13 +24,13 @@ typedef enum {
 } accumulator_kind_t;
 
 typedef struct accumulator_spec {
-   char *field;        /* owned; output field */
+   char *field; /* owned; output field */
    accumulator_kind_t kind;
-   duet_expr_t *expr;  /* owned; NULL for $count */
+   duet_expr_t *expr; /* owned; NULL for $count */
 } accumulator_spec_t;
 
 struct group_spec {
-   duet_expr_t *id;            /* owned */
+   duet_expr_t *id; /* owned */
    accumulator_spec_t *accumulators;
    size_t count;
 };
@@ -39,9 +39,9 @@ static const struct {
    const char *name;
    accumulator_kind_t kind;
 } accumulator_names[] = {
-   {"$sum", ACC_SUM},     {"$avg", ACC_AVG},   {"$min", ACC_MIN},           {"$max", ACC_MAX},
-   {"$first", ACC_FIRST}, {"$last", ACC_LAST}, {"$push", ACC_PUSH},         {"$addToSet", ACC_ADD_TO_SET},
-   {"$count", ACC_COUNT},
+    {"$sum", ACC_SUM},     {"$avg", ACC_AVG},   {"$min", ACC_MIN},   {"$max", ACC_MAX},
+    {"$first", ACC_FIRST}, {"$last", ACC_LAST}, {"$push", ACC_PUSH}, {"$addToSet", ACC_ADD_TO_SET},
+    {"$count", ACC_COUNT},
 };
 
 void group_spec_destroy(group_spec_t *spec)
@@ -156,14 +156,14 @@ fail:
 /* ---- running state ------------------------------------------------------------------------------ */
 
 typedef struct accumulator_state {
-   bool set;              /* min/max/first/last hold a value; sum/avg saw a number */
-   bson_value_t value;    /* owned; min/max/first/last */
-   bson_type_t widest;    /* sum/avg */
+   bool set;           /* min/max/first/last hold a value; sum/avg saw a number */
+   bson_value_t value; /* owned; min/max/first/last */
+   bson_type_t widest; /* sum/avg */
    int64_t long_total;
    double double_total;
    bson_decimal128_t decimal_total;
-   int64_t count;         /* avg: numbers seen; push/addToSet: elements */
-   bson_t *array;         /* push/addToSet: owned */
+   int64_t count; /* avg: numbers seen; push/addToSet: elements */
+   bson_t *array; /* push/addToSet: owned */
 } accumulator_state_t;
 
 typedef struct group_entry {
@@ -208,8 +208,8 @@ static uint64_t hash_value(const bson_value_t *value)
    case BSON_TYPE_INT64:
    case BSON_TYPE_DOUBLE:
    case BSON_TYPE_DECIMAL128: {
-      double d = value->value_type == BSON_TYPE_INT32   ? value->value.v_int32
-                 : value->value_type == BSON_TYPE_INT64 ? (double)value->value.v_int64
+      double d = value->value_type == BSON_TYPE_INT32    ? value->value.v_int32
+                 : value->value_type == BSON_TYPE_INT64  ? (double)value->value.v_int64
                  : value->value_type == BSON_TYPE_DOUBLE ? value->value.v_double
                                                          : duet_decimal_to_double(value->value.v_decimal128);
       if (isnan(d)) {
@@ -294,10 +294,9 @@ static group_entry_t *find_group(group_state_t *state, const bson_value_t *key)
       entry->states[i].widest = BSON_TYPE_INT32;
    }
    state->table[slot] = ++state->count;
-   state->memory += sizeof *entry + 64 + (key->value_type == BSON_TYPE_UTF8 ? key->value.v_utf8.len : 0) +
-                    ((key->value_type == BSON_TYPE_DOCUMENT || key->value_type == BSON_TYPE_ARRAY)
-                        ? key->value.v_doc.data_len
-                        : 0);
+   state->memory +=
+       sizeof *entry + 64 + (key->value_type == BSON_TYPE_UTF8 ? key->value.v_utf8.len : 0) +
+       ((key->value_type == BSON_TYPE_DOCUMENT || key->value_type == BSON_TYPE_ARRAY) ? key->value.v_doc.data_len : 0);
    if (state->count * 2 > state->table_size) {
       rehash(state);
    }
@@ -308,8 +307,8 @@ static void sum_add(accumulator_state_t *s, const bson_value_t *value)
 {
    bson_type_t old = s->widest;
    int rank_old = old == BSON_TYPE_INT32 ? 0 : old == BSON_TYPE_INT64 ? 1 : old == BSON_TYPE_DOUBLE ? 2 : 3;
-   int rank_new = value->value_type == BSON_TYPE_INT32   ? 0
-                  : value->value_type == BSON_TYPE_INT64 ? 1
+   int rank_new = value->value_type == BSON_TYPE_INT32    ? 0
+                  : value->value_type == BSON_TYPE_INT64  ? 1
                   : value->value_type == BSON_TYPE_DOUBLE ? 2
                                                           : 3;
    if (rank_new > rank_old) {

@@ -30,13 +30,13 @@ typedef enum {
 } project_node_kind_t;
 
 typedef struct project_node {
-   char *name;                      /* owned; field name at this level */
+   char *name; /* owned; field name at this level */
    size_t name_length;
    project_node_kind_t kind;
-   duet_expr_t *expr;               /* owned; PROJECT_NODE_COMPUTED */
-   struct project_node **children;  /* owned; PROJECT_NODE_SUBTREE, in spec order */
+   duet_expr_t *expr;              /* owned; PROJECT_NODE_COMPUTED */
+   struct project_node **children; /* owned; PROJECT_NODE_SUBTREE, in spec order */
    size_t child_count;
-   bool has_computed;               /* the subtree holds a computed field somewhere */
+   bool has_computed; /* the subtree holds a computed field somewhere */
 } project_node_t;
 
 typedef struct projection {
@@ -61,7 +61,7 @@ void projection_destroy(projection_t *projection);
 /* ---- sort --------------------------------------------------------------------------------- */
 
 typedef struct sort_key {
-   char *path; /* owned; dotted */
+   char *path;    /* owned; dotted */
    int direction; /* 1 or -1 */
 } sort_key_t;
 
@@ -107,16 +107,16 @@ typedef enum {
 
 typedef struct pipeline_stage {
    stage_kind_t kind;
-   const char *name;            /* static, e.g. "$replaceWith" */
-   duet_match_t *match;         /* $match */
-   projection_t *projection;    /* $addFields $set $project $unset */
-   duet_expr_t *expr;           /* $replaceRoot newRoot, $documents */
-   sort_spec_t sort;            /* $sort */
-   int64_t number;              /* $limit, $skip */
-   char *field;                 /* $count field; $unwind path (without '$'); */
-   char *index_field;           /* $unwind includeArrayIndex */
-   bool preserve;               /* $unwind preserveNullAndEmptyArrays */
-   group_spec_t *group;         /* $group */
+   const char *name;         /* static, e.g. "$replaceWith" */
+   duet_match_t *match;      /* $match */
+   projection_t *projection; /* $addFields $set $project $unset */
+   duet_expr_t *expr;        /* $replaceRoot newRoot, $documents */
+   sort_spec_t sort;         /* $sort */
+   int64_t number;           /* $limit, $skip */
+   char *field;              /* $count field; $unwind path (without '$'); */
+   char *index_field;        /* $unwind includeArrayIndex */
+   bool preserve;            /* $unwind preserveNullAndEmptyArrays */
+   group_spec_t *group;      /* $group */
 } pipeline_stage_t;
 
 struct duet_pipeline {

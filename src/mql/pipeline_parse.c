@@ -248,11 +248,20 @@ static bool parse_stage(duet_pipeline_t *pipeline, pipeline_stage_t *stage, cons
       const char *name;
       stage_kind_t kind;
    } names[] = {
-      {"$match", STAGE_MATCH},         {"$addFields", STAGE_PROJECTION}, {"$set", STAGE_PROJECTION},
-      {"$project", STAGE_PROJECTION},  {"$unset", STAGE_PROJECTION},     {"$replaceRoot", STAGE_REPLACE_ROOT},
-      {"$replaceWith", STAGE_REPLACE_ROOT}, {"$sort", STAGE_SORT},       {"$limit", STAGE_LIMIT},
-      {"$skip", STAGE_SKIP},           {"$count", STAGE_COUNT},          {"$group", STAGE_GROUP},
-      {"$unwind", STAGE_UNWIND},       {"$documents", STAGE_DOCUMENTS},
+       {"$match", STAGE_MATCH},
+       {"$addFields", STAGE_PROJECTION},
+       {"$set", STAGE_PROJECTION},
+       {"$project", STAGE_PROJECTION},
+       {"$unset", STAGE_PROJECTION},
+       {"$replaceRoot", STAGE_REPLACE_ROOT},
+       {"$replaceWith", STAGE_REPLACE_ROOT},
+       {"$sort", STAGE_SORT},
+       {"$limit", STAGE_LIMIT},
+       {"$skip", STAGE_SKIP},
+       {"$count", STAGE_COUNT},
+       {"$group", STAGE_GROUP},
+       {"$unwind", STAGE_UNWIND},
+       {"$documents", STAGE_DOCUMENTS},
    };
    (void)pipeline;
    bson_iter_t iter;

@@ -113,7 +113,8 @@ static bool is_operator_object(const bson_value_t *value)
 {
    bson_t view;
    bson_iter_t iter;
-   if (value->value_type != BSON_TYPE_DOCUMENT || !bson_init_static(&view, value->value.v_doc.data, value->value.v_doc.data_len)) {
+   if (value->value_type != BSON_TYPE_DOCUMENT ||
+       !bson_init_static(&view, value->value.v_doc.data, value->value.v_doc.data_len)) {
       return false;
    }
    return bson_iter_init(&iter, &view) && bson_iter_next(&iter) && bson_iter_key(&iter)[0] == '$';
@@ -527,8 +528,8 @@ static void raw_append_element(raw_buffer_t *buffer, const char *key, size_t key
    }
    case BSON_TYPE_INT64:
    case BSON_TYPE_DATE_TIME: {
-      uint64_t v = BSON_UINT64_TO_LE((uint64_t)(value->value_type == BSON_TYPE_INT64 ? value->value.v_int64
-                                                                                       : value->value.v_datetime));
+      uint64_t v = BSON_UINT64_TO_LE(
+          (uint64_t)(value->value_type == BSON_TYPE_INT64 ? value->value.v_int64 : value->value.v_datetime));
       raw_append(buffer, &type, 1);
       raw_append(buffer, key, key_length + 1);
       raw_append(buffer, &v, 8);

@@ -127,17 +127,20 @@ static void test_add_fields(void **state)
                  "[{\"_id\": 1, \"specs\": {\"doors\": 4, \"fuel_type\": \"unleaded\"}}, "
                  "{\"_id\": 2, \"specs\": {\"fuel_type\": \"unleaded\"}}]");
    /* nested objects are sub-specifications, like dotted paths */
-   expect_output("[{\"_id\": 1, \"specs\": {\"doors\": 4}}]", "[{\"$set\": {\"specs\": {\"fuel_type\": \"unleaded\"}}}]",
+   expect_output("[{\"_id\": 1, \"specs\": {\"doors\": 4}}]",
+                 "[{\"$set\": {\"specs\": {\"fuel_type\": \"unleaded\"}}}]",
                  "[{\"_id\": 1, \"specs\": {\"doors\": 4, \"fuel_type\": \"unleaded\"}}]");
-   expect_output("[{\"_id\": 0, \"array\": [1, 2, {\"m1\": \"str\"}]}]", "[{\"$addFields\": {\"array.m2\": \"what?\"}}]",
-                 "[{\"_id\": 0, \"array\": [{\"m2\": \"what?\"}, {\"m2\": \"what?\"}, {\"m1\": \"str\", \"m2\": \"what?\"}]}]");
+   expect_output(
+       "[{\"_id\": 0, \"array\": [1, 2, {\"m1\": \"str\"}]}]", "[{\"$addFields\": {\"array.m2\": \"what?\"}}]",
+       "[{\"_id\": 0, \"array\": [{\"m2\": \"what?\"}, {\"m2\": \"what?\"}, {\"m1\": \"str\", \"m2\": \"what?\"}]}]");
    expect_output("[{\"_id\": 0, \"arrayField\": [1, {\"subField\": [2, {}]}, [1]]}]",
                  "[{\"$addFields\": {\"arrayField.newSubPath.b\": \"newValue\"}}]",
                  "[{\"_id\": 0, \"arrayField\": [{\"newSubPath\": {\"b\": \"newValue\"}}, {\"subField\": [2, {}], "
                  "\"newSubPath\": {\"b\": \"newValue\"}}, [{\"newSubPath\": {\"b\": \"newValue\"}}]]}]");
    expect_output("[{\"_id\": 0, \"objField\": 5}]", "[{\"$addFields\": {\"objField.subArr\": \"newValue\"}}]",
                  "[{\"_id\": 0, \"objField\": {\"subArr\": \"newValue\"}}]");
-   expect_output("[{\"_id\": 0, \"a\": 1, \"b\": 2}]", "[{\"$addFields\": {\"a\": \"$$REMOVE\"}}]", "[{\"_id\": 0, \"b\": 2}]");
+   expect_output("[{\"_id\": 0, \"a\": 1, \"b\": 2}]", "[{\"$addFields\": {\"a\": \"$$REMOVE\"}}]",
+                 "[{\"_id\": 0, \"b\": 2}]");
    expect_output("[{\"_id\": 0, \"date\": null}, {\"_id\": 1, \"date\": 5}]",
                  "[{\"$addFields\": {\"date\": {\"$ifNull\": [\"$date\", \"$$REMOVE\"]}}}]",
                  "[{\"_id\": 0}, {\"_id\": 1, \"date\": 5}]");
@@ -158,21 +161,27 @@ static void test_unset_and_project(void **state)
 {
    (void)state;
    static const char *doc = "[{\"_id\": 1, \"a\": 1, \"b\": {\"c\": 1, \"d\": 2}, \"e\": [{\"c\": 1, \"f\": 1}, 3]}]";
-   expect_output(doc, "[{\"$unset\": \"a\"}]", "[{\"_id\": 1, \"b\": {\"c\": 1, \"d\": 2}, \"e\": [{\"c\": 1, \"f\": 1}, 3]}]");
-   expect_output(doc, "[{\"$unset\": [\"a\", \"b.c\", \"e.c\"]}]", "[{\"_id\": 1, \"b\": {\"d\": 2}, \"e\": [{\"f\": 1}, 3]}]");
+   expect_output(doc, "[{\"$unset\": \"a\"}]",
+                 "[{\"_id\": 1, \"b\": {\"c\": 1, \"d\": 2}, \"e\": [{\"c\": 1, \"f\": 1}, 3]}]");
+   expect_output(doc, "[{\"$unset\": [\"a\", \"b.c\", \"e.c\"]}]",
+                 "[{\"_id\": 1, \"b\": {\"d\": 2}, \"e\": [{\"f\": 1}, 3]}]");
    expect_error("[]", "[{\"$unset\": 1}]", 31002, "$unset specification must be a string or an array");
-   expect_error("[]", "[{\"$unset\": []}]", 31119, "$unset specification must be a string or an array with at least one field");
+   expect_error("[]", "[{\"$unset\": []}]", 31119,
+                "$unset specification must be a string or an array with at least one field");
    expect_error("[]", "[{\"$unset\": [\"a\", 1]}]", 31120,
                 "$unset specification must be a string or an array containing only string values");
    expect_output(doc, "[{\"$project\": {\"a\": 1}}]", "[{\"_id\": 1, \"a\": 1}]");
    expect_output(doc, "[{\"$project\": {\"a\": true, \"_id\": 0}}]", "[{\"a\": 1}]");
-   expect_output(doc, "[{\"$project\": {\"b.d\": 1, \"e.f\": 1}}]", "[{\"_id\": 1, \"b\": {\"d\": 2}, \"e\": [{\"f\": 1}]}]");
-   expect_output(doc, "[{\"$project\": {\"a\": 0, \"b\": {\"c\": 0}}}]", "[{\"_id\": 1, \"b\": {\"d\": 2}, \"e\": [{\"c\": 1, \"f\": 1}, 3]}]");
-   expect_output(doc, "[{\"$project\": {\"_id\": 0}}]", "[{\"a\": 1, \"b\": {\"c\": 1, \"d\": 2}, \"e\": [{\"c\": 1, \"f\": 1}, 3]}]");
+   expect_output(doc, "[{\"$project\": {\"b.d\": 1, \"e.f\": 1}}]",
+                 "[{\"_id\": 1, \"b\": {\"d\": 2}, \"e\": [{\"f\": 1}]}]");
+   expect_output(doc, "[{\"$project\": {\"a\": 0, \"b\": {\"c\": 0}}}]",
+                 "[{\"_id\": 1, \"b\": {\"d\": 2}, \"e\": [{\"c\": 1, \"f\": 1}, 3]}]");
+   expect_output(doc, "[{\"$project\": {\"_id\": 0}}]",
+                 "[{\"a\": 1, \"b\": {\"c\": 1, \"d\": 2}, \"e\": [{\"c\": 1, \"f\": 1}, 3]}]");
    expect_output(doc, "[{\"$project\": {\"x\": \"$b.c\", \"a\": 1, \"lit\": \"hello\", \"gone\": \"$$REMOVE\"}}]",
                  "[{\"_id\": 1, \"a\": 1, \"x\": 1, \"lit\": \"hello\"}]");
-   expect_output("[{\"_id\": 0, \"array\": [1, 2, {\"m1\": \"str\"}]}]", "[{\"$project\": {\"_id\": 0, \"array.m1\": 1}}]",
-                 "[{\"array\": [{\"m1\": \"str\"}]}]");
+   expect_output("[{\"_id\": 0, \"array\": [1, 2, {\"m1\": \"str\"}]}]",
+                 "[{\"$project\": {\"_id\": 0, \"array.m1\": 1}}]", "[{\"array\": [{\"m1\": \"str\"}]}]");
    expect_output("[{\"_id\": 0, \"array\": [1, 2, {\"m1\": \"str\"}]}]",
                  "[{\"$project\": {\"_id\": 0, \"array.m1\": 1, \"array.m2\": \"what?\"}}]",
                  "[{\"array\": [{\"m2\": \"what?\"}, {\"m2\": \"what?\"}, {\"m1\": \"str\", \"m2\": \"what?\"}]}]");
@@ -183,7 +192,8 @@ static void test_unset_and_project(void **state)
    expect_error("[]", "[{\"$project\": {}}]", 51272,
                 "Invalid $project :: caused by :: projection specification must have at least one field");
    expect_error("[]", "[{\"$project\": \"a\"}]", 15969, "$project specification must be an object");
-   expect_error("[]", "[{\"$project\": {\"a\": {\"$foo\": 1}}}]", 168, "Invalid $project :: caused by :: Unrecognized expression '$foo'");
+   expect_error("[]", "[{\"$project\": {\"a\": {\"$foo\": 1}}}]", 168,
+                "Invalid $project :: caused by :: Unrecognized expression '$foo'");
 }
 
 static void test_replace_root_and_match(void **state)
@@ -199,12 +209,14 @@ static void test_replace_root_and_match(void **state)
    expect_error("[{\"_id\": 1}]", "[{\"$replaceWith\": \"$a\"}]", 40228,
                 "'replacement document'  must evaluate to an object, but resulting value was: MISSING. Type of "
                 "resulting value: 'missing'. Input document: {_id: 1}");
-   expect_error("[]", "[{\"$replaceRoot\": 1}]", 40229, "expected an object as specification for $replaceRoot stage, got int");
+   expect_error("[]", "[{\"$replaceRoot\": 1}]", 40229,
+                "expected an object as specification for $replaceRoot stage, got int");
    expect_error("[]", "[{\"$replaceRoot\": {}}]", 40231, "no newRoot specified for the $replaceRoot stage");
    expect_error("[]", "[{\"$replaceRoot\": {\"newRoot\": 1, \"x\": 1}}]", 40230,
                 "unrecognized option to $replaceRoot stage: x, only valid option is 'newRoot'.");
    static const char *docs = "[{\"_id\": 1, \"a\": 5, \"t\": [\"x\", \"y\"]}, {\"_id\": 2, \"a\": 10}, {\"_id\": 3}]";
-   expect_output(docs, "[{\"$match\": {\"a\": {\"$gte\": 5}}}]", "[{\"_id\": 1, \"a\": 5, \"t\": [\"x\", \"y\"]}, {\"_id\": 2, \"a\": 10}]");
+   expect_output(docs, "[{\"$match\": {\"a\": {\"$gte\": 5}}}]",
+                 "[{\"_id\": 1, \"a\": 5, \"t\": [\"x\", \"y\"]}, {\"_id\": 2, \"a\": 10}]");
    expect_output(docs, "[{\"$match\": {\"t\": \"y\"}}, {\"$project\": {\"_id\": 1}}]", "[{\"_id\": 1}]");
    expect_output(docs, "[{\"$match\": {\"a\": null}}]", "[{\"_id\": 3}]");
    expect_output(docs, "[{\"$match\": {\"$expr\": {\"$gt\": [\"$a\", 7]}}}]", "[{\"_id\": 2, \"a\": 10}]");
@@ -215,8 +227,9 @@ static void test_replace_root_and_match(void **state)
 static void test_sort_limit_skip_count(void **state)
 {
    (void)state;
-   static const char *docs = "[{\"_id\": 1, \"a\": 3}, {\"_id\": 2, \"a\": 1}, {\"_id\": 3}, {\"_id\": 4, \"a\": [0, 9]}, "
-                             "{\"_id\": 5, \"a\": 1}, {\"_id\": 6, \"a\": \"s\"}]";
+   static const char *docs =
+       "[{\"_id\": 1, \"a\": 3}, {\"_id\": 2, \"a\": 1}, {\"_id\": 3}, {\"_id\": 4, \"a\": [0, 9]}, "
+       "{\"_id\": 5, \"a\": 1}, {\"_id\": 6, \"a\": \"s\"}]";
    expect_output(docs, "[{\"$sort\": {\"a\": 1}}, {\"$project\": {\"_id\": 1}}]",
                  "[{\"_id\": 3}, {\"_id\": 4}, {\"_id\": 2}, {\"_id\": 5}, {\"_id\": 1}, {\"_id\": 6}]");
    expect_output(docs, "[{\"$sort\": {\"a\": -1, \"_id\": -1}}, {\"$project\": {\"_id\": 1}}]",
@@ -229,7 +242,8 @@ static void test_sort_limit_skip_count(void **state)
    expect_output(docs, "[{\"$match\": {\"zz\": 1}}, {\"$count\": \"n\"}]", "[]");
    expect_error("[]", "[{\"$sort\": 1}]", 15973, "the $sort key specification must be an object");
    expect_error("[]", "[{\"$sort\": {}}]", 15976, "$sort stage must have at least one sort key");
-   expect_error("[]", "[{\"$sort\": {\"a\": 2}}]", 15975, "$sort key ordering must be 1 (for ascending) or -1 (for descending)");
+   expect_error("[]", "[{\"$sort\": {\"a\": 2}}]", 15975,
+                "$sort key ordering must be 1 (for ascending) or -1 (for descending)");
    expect_error("[]", "[{\"$limit\": 0}]", 15958, "the limit must be positive");
    expect_error("[]", "[{\"$limit\": \"a\"}]", 15957, "the limit must be specified as a number");
    expect_error("[]", "[{\"$skip\": -1}]", 15956, "Argument to $skip cannot be negative");
@@ -242,36 +256,38 @@ static void test_sort_limit_skip_count(void **state)
 static void test_group(void **state)
 {
    (void)state;
-   static const char *docs =
-      "[{\"_id\": 1, \"item\": \"abc\", \"price\": 10, \"quantity\": 2}, "
-      "{\"_id\": 2, \"item\": \"jkl\", \"price\": 20, \"quantity\": 1}, "
-      "{\"_id\": 3, \"item\": \"xyz\", \"price\": 5, \"quantity\": 10}, "
-      "{\"_id\": 4, \"item\": \"xyz\", \"price\": 5.5, \"quantity\": 20}, "
-      "{\"_id\": 5, \"item\": \"abc\", \"price\": 10, \"quantity\": 10}, "
-      "{\"_id\": 6, \"item\": \"def\", \"price\": 7.5, \"quantity\": 5}]";
+   static const char *docs = "[{\"_id\": 1, \"item\": \"abc\", \"price\": 10, \"quantity\": 2}, "
+                             "{\"_id\": 2, \"item\": \"jkl\", \"price\": 20, \"quantity\": 1}, "
+                             "{\"_id\": 3, \"item\": \"xyz\", \"price\": 5, \"quantity\": 10}, "
+                             "{\"_id\": 4, \"item\": \"xyz\", \"price\": 5.5, \"quantity\": 20}, "
+                             "{\"_id\": 5, \"item\": \"abc\", \"price\": 10, \"quantity\": 10}, "
+                             "{\"_id\": 6, \"item\": \"def\", \"price\": 7.5, \"quantity\": 5}]";
+   expect_output(
+       docs,
+       "[{\"$group\": {\"_id\": \"$item\", \"total\": {\"$sum\": {\"$multiply\": [\"$price\", \"$quantity\"]}}, "
+       "\"avgQ\": {\"$avg\": \"$quantity\"}, \"n\": {\"$count\": {}}, \"minP\": {\"$min\": \"$price\"}, "
+       "\"maxP\": {\"$max\": \"$price\"}, \"first\": {\"$first\": \"$_id\"}, \"last\": {\"$last\": \"$_id\"}, "
+       "\"ids\": {\"$push\": \"$_id\"}, \"prices\": {\"$addToSet\": \"$price\"}}}]",
+       "[{\"_id\": \"abc\", \"total\": 120, \"avgQ\": 6.0, \"n\": 2, \"minP\": 10, \"maxP\": 10, \"first\": 1, "
+       "\"last\": 5, \"ids\": [1, 5], \"prices\": [10]}, "
+       "{\"_id\": \"jkl\", \"total\": 20, \"avgQ\": 1.0, \"n\": 1, \"minP\": 20, \"maxP\": 20, \"first\": 2, "
+       "\"last\": 2, \"ids\": [2], \"prices\": [20]}, "
+       "{\"_id\": \"xyz\", \"total\": 160.0, \"avgQ\": 15.0, \"n\": 2, \"minP\": 5, \"maxP\": 5.5, \"first\": 3, "
+       "\"last\": 4, \"ids\": [3, 4], \"prices\": [5, 5.5]}, "
+       "{\"_id\": \"def\", \"total\": 37.5, \"avgQ\": 5.0, \"n\": 1, \"minP\": 7.5, \"maxP\": 7.5, \"first\": 6, "
+       "\"last\": 6, \"ids\": [6], \"prices\": [7.5]}]");
    expect_output(docs,
-                 "[{\"$group\": {\"_id\": \"$item\", \"total\": {\"$sum\": {\"$multiply\": [\"$price\", \"$quantity\"]}}, "
-                 "\"avgQ\": {\"$avg\": \"$quantity\"}, \"n\": {\"$count\": {}}, \"minP\": {\"$min\": \"$price\"}, "
-                 "\"maxP\": {\"$max\": \"$price\"}, \"first\": {\"$first\": \"$_id\"}, \"last\": {\"$last\": \"$_id\"}, "
-                 "\"ids\": {\"$push\": \"$_id\"}, \"prices\": {\"$addToSet\": \"$price\"}}}]",
-                 "[{\"_id\": \"abc\", \"total\": 120, \"avgQ\": 6.0, \"n\": 2, \"minP\": 10, \"maxP\": 10, \"first\": 1, "
-                 "\"last\": 5, \"ids\": [1, 5], \"prices\": [10]}, "
-                 "{\"_id\": \"jkl\", \"total\": 20, \"avgQ\": 1.0, \"n\": 1, \"minP\": 20, \"maxP\": 20, \"first\": 2, "
-                 "\"last\": 2, \"ids\": [2], \"prices\": [20]}, "
-                 "{\"_id\": \"xyz\", \"total\": 160.0, \"avgQ\": 15.0, \"n\": 2, \"minP\": 5, \"maxP\": 5.5, \"first\": 3, "
-                 "\"last\": 4, \"ids\": [3, 4], \"prices\": [5, 5.5]}, "
-                 "{\"_id\": \"def\", \"total\": 37.5, \"avgQ\": 5.0, \"n\": 1, \"minP\": 7.5, \"maxP\": 7.5, \"first\": 6, "
-                 "\"last\": 6, \"ids\": [6], \"prices\": [7.5]}]");
-   expect_output(docs, "[{\"$group\": {\"_id\": null, \"count\": {\"$sum\": 1}, \"none\": {\"$avg\": \"$nope\"}, "
-                       "\"m\": {\"$max\": \"$nope\"}}}]",
+                 "[{\"$group\": {\"_id\": null, \"count\": {\"$sum\": 1}, \"none\": {\"$avg\": \"$nope\"}, "
+                 "\"m\": {\"$max\": \"$nope\"}}}]",
                  "[{\"_id\": null, \"count\": 6, \"none\": null, \"m\": null}]");
    /* 1, 1.0 and NumberLong(1) are one group; the first key seen is kept */
    expect_output("[{\"k\": 1}, {\"k\": 1.0}, {\"k\": {\"$numberLong\": \"1\"}}, {\"k\": \"1\"}, {}]",
                  "[{\"$group\": {\"_id\": \"$k\", \"n\": {\"$sum\": 1}}}]",
                  "[{\"_id\": 1, \"n\": 3}, {\"_id\": \"1\", \"n\": 1}, {\"_id\": null, \"n\": 1}]");
-   expect_output("[{\"a\": 1, \"b\": 2}, {\"a\": 1, \"b\": 2}, {\"a\": 1}]",
-                 "[{\"$group\": {\"_id\": {\"a\": \"$a\", \"b\": \"$b\"}, \"n\": {\"$sum\": 1}}}, {\"$sort\": {\"n\": 1}}]",
-                 "[{\"_id\": {\"a\": 1}, \"n\": 1}, {\"_id\": {\"a\": 1, \"b\": 2}, \"n\": 2}]");
+   expect_output(
+       "[{\"a\": 1, \"b\": 2}, {\"a\": 1, \"b\": 2}, {\"a\": 1}]",
+       "[{\"$group\": {\"_id\": {\"a\": \"$a\", \"b\": \"$b\"}, \"n\": {\"$sum\": 1}}}, {\"$sort\": {\"n\": 1}}]",
+       "[{\"_id\": {\"a\": 1}, \"n\": 1}, {\"_id\": {\"a\": 1, \"b\": 2}, \"n\": 2}]");
    expect_output("[{\"v\": 2147483647}, {\"v\": 1}]", "[{\"$group\": {\"_id\": 0, \"s\": {\"$sum\": \"$v\"}}}]",
                  "[{\"_id\": 0, \"s\": {\"$numberLong\": \"2147483648\"}}]");
    expect_error("[]", "[{\"$group\": {\"n\": {\"$sum\": 1}}}]", 15955, "a group specification must include an _id");
@@ -279,30 +295,38 @@ static void test_group(void **state)
    expect_error("[]", "[{\"$group\": {\"_id\": 1, \"n\": {\"$foo\": 1}}}]", 15952, "unknown group operator '$foo'");
    expect_error("[]", "[{\"$group\": {\"_id\": 1, \"n\": {\"$sum\": 1, \"$avg\": 1}}}]", 40238,
                 "The field 'n' must specify one accumulator");
-   expect_error("[]", "[{\"$group\": {\"_id\": 1, \"a.b\": {\"$sum\": 1}}}]", 40235, "The field name 'a.b' cannot contain '.'");
+   expect_error("[]", "[{\"$group\": {\"_id\": 1, \"a.b\": {\"$sum\": 1}}}]", 40235,
+                "The field name 'a.b' cannot contain '.'");
    expect_error("[]", "[{\"$group\": 1}]", 15947, "a group's fields must be specified in an object");
 }
 
 static void test_unwind(void **state)
 {
    (void)state;
-   static const char *docs = "[{\"_id\": 1, \"item\": \"ABC\", \"sizes\": [\"S\", \"M\"]}, {\"_id\": 2, \"item\": \"EFG\", \"sizes\": []}, "
-                             "{\"_id\": 3, \"item\": \"IJK\", \"sizes\": \"M\"}, {\"_id\": 4, \"item\": \"LMN\"}, "
-                             "{\"_id\": 5, \"item\": \"XYZ\", \"sizes\": null}]";
-   expect_output(docs, "[{\"$unwind\": \"$sizes\"}]",
-                 "[{\"_id\": 1, \"item\": \"ABC\", \"sizes\": \"S\"}, {\"_id\": 1, \"item\": \"ABC\", \"sizes\": \"M\"}, "
-                 "{\"_id\": 3, \"item\": \"IJK\", \"sizes\": \"M\"}]");
-   expect_output(docs, "[{\"$unwind\": {\"path\": \"$sizes\", \"preserveNullAndEmptyArrays\": true, \"includeArrayIndex\": \"i\"}}]",
-                 "[{\"_id\": 1, \"item\": \"ABC\", \"sizes\": \"S\", \"i\": {\"$numberLong\": \"0\"}}, "
-                 "{\"_id\": 1, \"item\": \"ABC\", \"sizes\": \"M\", \"i\": {\"$numberLong\": \"1\"}}, "
-                 "{\"_id\": 2, \"item\": \"EFG\", \"i\": null}, {\"_id\": 3, \"item\": \"IJK\", \"sizes\": \"M\", \"i\": null}, "
-                 "{\"_id\": 4, \"item\": \"LMN\", \"i\": null}, {\"_id\": 5, \"item\": \"XYZ\", \"sizes\": null, \"i\": null}]");
+   static const char *docs =
+       "[{\"_id\": 1, \"item\": \"ABC\", \"sizes\": [\"S\", \"M\"]}, {\"_id\": 2, \"item\": \"EFG\", \"sizes\": []}, "
+       "{\"_id\": 3, \"item\": \"IJK\", \"sizes\": \"M\"}, {\"_id\": 4, \"item\": \"LMN\"}, "
+       "{\"_id\": 5, \"item\": \"XYZ\", \"sizes\": null}]";
+   expect_output(
+       docs, "[{\"$unwind\": \"$sizes\"}]",
+       "[{\"_id\": 1, \"item\": \"ABC\", \"sizes\": \"S\"}, {\"_id\": 1, \"item\": \"ABC\", \"sizes\": \"M\"}, "
+       "{\"_id\": 3, \"item\": \"IJK\", \"sizes\": \"M\"}]");
+   expect_output(
+       docs,
+       "[{\"$unwind\": {\"path\": \"$sizes\", \"preserveNullAndEmptyArrays\": true, \"includeArrayIndex\": \"i\"}}]",
+       "[{\"_id\": 1, \"item\": \"ABC\", \"sizes\": \"S\", \"i\": {\"$numberLong\": \"0\"}}, "
+       "{\"_id\": 1, \"item\": \"ABC\", \"sizes\": \"M\", \"i\": {\"$numberLong\": \"1\"}}, "
+       "{\"_id\": 2, \"item\": \"EFG\", \"i\": null}, {\"_id\": 3, \"item\": \"IJK\", \"sizes\": \"M\", \"i\": null}, "
+       "{\"_id\": 4, \"item\": \"LMN\", \"i\": null}, {\"_id\": 5, \"item\": \"XYZ\", \"sizes\": null, \"i\": null}]");
    expect_output("[{\"_id\": 1, \"a\": {\"b\": [1, 2], \"c\": 0}}]", "[{\"$unwind\": \"$a.b\"}]",
                  "[{\"_id\": 1, \"a\": {\"b\": 1, \"c\": 0}}, {\"_id\": 1, \"a\": {\"b\": 2, \"c\": 0}}]");
-   expect_error("[]", "[{\"$unwind\": 1}]", 15981, "expected either a string or an object as specification for $unwind stage, got int");
-   expect_error("[]", "[{\"$unwind\": \"sizes\"}]", 28818, "path option to $unwind stage should be prefixed with a '$': sizes");
+   expect_error("[]", "[{\"$unwind\": 1}]", 15981,
+                "expected either a string or an object as specification for $unwind stage, got int");
+   expect_error("[]", "[{\"$unwind\": \"sizes\"}]", 28818,
+                "path option to $unwind stage should be prefixed with a '$': sizes");
    expect_error("[]", "[{\"$unwind\": {}}]", 28812, "no path specified to $unwind stage");
-   expect_error("[]", "[{\"$unwind\": {\"path\": \"$a\", \"x\": 1}}]", 28811, "unrecognized option to $unwind stage: x");
+   expect_error("[]", "[{\"$unwind\": {\"path\": \"$a\", \"x\": 1}}]", 28811,
+                "unrecognized option to $unwind stage: x");
    expect_error("[]", "[{\"$unwind\": {\"path\": \"$a\", \"preserveNullAndEmptyArrays\": 1}}]", 28809,
                 "expected a boolean for the preserveNullAndEmptyArrays option to $unwind stage, got int");
 }
@@ -310,13 +334,17 @@ static void test_unwind(void **state)
 static void test_documents_and_stage_errors(void **state)
 {
    (void)state;
-   expect_output("[{\"ignored\": 1}]", "[{\"$documents\": [{\"x\": 1}, {\"x\": 2}]}, {\"$match\": {\"x\": 2}}]", "[{\"x\": 2}]");
-   expect_error("[]", "[{\"$match\": {}}, {\"$documents\": []}]", 40602, "$documents is only valid as the first stage in a pipeline");
+   expect_output("[{\"ignored\": 1}]", "[{\"$documents\": [{\"x\": 1}, {\"x\": 2}]}, {\"$match\": {\"x\": 2}}]",
+                 "[{\"x\": 2}]");
+   expect_error("[]", "[{\"$match\": {}}, {\"$documents\": []}]", 40602,
+                "$documents is only valid as the first stage in a pipeline");
    expect_error("[]", "[{\"$documents\": 1}]", 5858203, "an array of documents must be specified to $documents");
    expect_error("[]", "[{\"$foo\": 1}]", 40324, "Unrecognized pipeline stage name: '$foo'");
-   expect_error("[]", "[{\"$match\": {}, \"$limit\": 1}]", 40323, "A pipeline stage specification object must contain exactly one field.");
+   expect_error("[]", "[{\"$match\": {}, \"$limit\": 1}]", 40323,
+                "A pipeline stage specification object must contain exactly one field.");
    expect_error("[]", "[1]", 14, "Each element of the 'pipeline' array must be an object");
-   expect_error("[]", "[{\"$lookup\": {}}]", 115, "$lookup needs a storage callback and is not supported by duet_pipeline");
+   expect_error("[]", "[{\"$lookup\": {}}]", 115,
+                "$lookup needs a storage callback and is not supported by duet_pipeline");
    expect_output("[{\"a\": 1}]", "[]", "[{\"a\": 1}]");
 }
 
@@ -326,72 +354,91 @@ static void test_convert_jstest_table(void **state)
 {
    (void)state;
    static const char *docs =
-      "[{\"_id\": 0, \"input\": 1.9, \"target\": \"double\", \"expected\": 1.9},"
-      "{\"_id\": 1, \"input\": 1.9, \"target\": \"string\", \"expected\": \"1.9\"},"
-      "{\"_id\": 2, \"input\": 1.9, \"target\": \"bool\", \"expected\": true},"
-      "{\"_id\": 3, \"input\": 1.9, \"target\": \"date\", \"expected\": {\"$date\": \"1970-01-01T00:00:00.001Z\"}},"
-      "{\"_id\": 4, \"input\": 1.9, \"target\": \"int\", \"expected\": 1},"
-      "{\"_id\": 5, \"input\": 1.9, \"target\": \"long\", \"expected\": {\"$numberLong\": \"1\"}},"
-      "{\"_id\": 6, \"input\": 1.9, \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"1.9\"}},"
-      "{\"_id\": 7, \"input\": \"1.9\", \"target\": \"double\", \"expected\": 1.9},"
-      "{\"_id\": 8, \"input\": \"str\", \"target\": \"string\", \"expected\": \"str\"},"
-      "{\"_id\": 9, \"input\": \"0123456789abcdef01234567\", \"target\": \"objectId\", \"expected\": {\"$oid\": \"0123456789abcdef01234567\"}},"
-      "{\"_id\": 10, \"input\": \"\", \"target\": \"bool\", \"expected\": true},"
-      "{\"_id\": 11, \"input\": \"1970-01-01T00:00:00.001Z\", \"target\": \"date\", \"expected\": {\"$date\": \"1970-01-01T00:00:00.001Z\"}},"
-      "{\"_id\": 12, \"input\": \"1\", \"target\": \"int\", \"expected\": 1},"
-      "{\"_id\": 13, \"input\": \"1\", \"target\": \"long\", \"expected\": {\"$numberLong\": \"1\"}},"
-      "{\"_id\": 14, \"input\": \"1.9\", \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"1.9\"}},"
-      "{\"_id\": 15, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"string\", \"expected\": \"0123456789abcdef01234567\"},"
-      "{\"_id\": 16, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"bool\", \"expected\": true},"
-      "{\"_id\": 17, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"objectId\", \"expected\": {\"$oid\": \"0123456789abcdef01234567\"}},"
-      "{\"_id\": 18, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"date\", \"expected\": {\"$date\": \"1970-08-09T22:25:43Z\"}},"
-      "{\"_id\": 19, \"input\": false, \"target\": \"double\", \"expected\": 0.0},"
-      "{\"_id\": 20, \"input\": false, \"target\": \"string\", \"expected\": \"false\"},"
-      "{\"_id\": 21, \"input\": false, \"target\": \"bool\", \"expected\": false},"
-      "{\"_id\": 22, \"input\": false, \"target\": \"int\", \"expected\": 0},"
-      "{\"_id\": 23, \"input\": false, \"target\": \"long\", \"expected\": {\"$numberLong\": \"0\"}},"
-      "{\"_id\": 24, \"input\": false, \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"0\"}},"
-      "{\"_id\": 25, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"double\", \"expected\": 123.0},"
-      "{\"_id\": 26, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"string\", \"expected\": \"1970-01-01T00:00:00.123Z\"},"
-      "{\"_id\": 27, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"bool\", \"expected\": true},"
-      "{\"_id\": 28, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"date\", \"expected\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}},"
-      "{\"_id\": 29, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"long\", \"expected\": {\"$numberLong\": \"123\"}},"
-      "{\"_id\": 30, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"123\"}},"
-      "{\"_id\": 31, \"input\": 1, \"target\": \"double\", \"expected\": 1.0},"
-      "{\"_id\": 32, \"input\": 1, \"target\": \"string\", \"expected\": \"1\"},"
-      "{\"_id\": 33, \"input\": 1, \"target\": \"bool\", \"expected\": true},"
-      "{\"_id\": 34, \"input\": 1, \"target\": \"int\", \"expected\": 1},"
-      "{\"_id\": 35, \"input\": 1, \"target\": \"long\", \"expected\": {\"$numberLong\": \"1\"}},"
-      "{\"_id\": 36, \"input\": 1, \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"1\"}},"
-      "{\"_id\": 37, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"double\", \"expected\": 1.0},"
-      "{\"_id\": 38, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"string\", \"expected\": \"1\"},"
-      "{\"_id\": 39, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"bool\", \"expected\": true},"
-      "{\"_id\": 40, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"date\", \"expected\": {\"$date\": \"1970-01-01T00:00:00.001Z\"}},"
-      "{\"_id\": 41, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"int\", \"expected\": 1},"
-      "{\"_id\": 42, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"long\", \"expected\": {\"$numberLong\": \"1\"}},"
-      "{\"_id\": 43, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"1\"}},"
-      "{\"_id\": 44, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"double\", \"expected\": 1.9},"
-      "{\"_id\": 45, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"string\", \"expected\": \"1.9\"},"
-      "{\"_id\": 46, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"bool\", \"expected\": true},"
-      "{\"_id\": 47, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"date\", \"expected\": {\"$date\": \"1970-01-01T00:00:00.001Z\"}},"
-      "{\"_id\": 48, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"int\", \"expected\": 1},"
-      "{\"_id\": 49, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"long\", \"expected\": {\"$numberLong\": \"1\"}},"
-      "{\"_id\": 50, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"1.9\"}},"
-      "{\"_id\": 51, \"input\": {\"$minKey\": 1}, \"target\": \"bool\", \"expected\": true},"
-      "{\"_id\": 52, \"input\": {\"foo\": 1, \"bar\": 2}, \"target\": \"bool\", \"expected\": true},"
-      "{\"_id\": 53, \"input\": [1, 2], \"target\": \"bool\", \"expected\": true},"
-      "{\"_id\": 54, \"input\": {\"$binary\": {\"base64\": \"BBBBBBBBBBBBBBBBBBBBBBBBBBBB\", \"subType\": \"00\"}}, \"target\": \"bool\", \"expected\": true},"
-      "{\"_id\": 55, \"input\": {\"$regularExpression\": {\"pattern\": \"B*\", \"options\": \"\"}}, \"target\": \"bool\", \"expected\": true},"
-      "{\"_id\": 56, \"input\": {\"$ref\": \"db.test\", \"$id\": \"oid\"}, \"target\": \"bool\", \"expected\": true},"
-      "{\"_id\": 57, \"input\": {\"$code\": \"function() {}\"}, \"target\": \"bool\", \"expected\": true},"
-      "{\"_id\": 58, \"input\": {\"$timestamp\": {\"t\": 0, \"i\": 1}}, \"target\": \"bool\", \"expected\": true},"
-      "{\"_id\": 59, \"input\": {\"$maxKey\": 1}, \"target\": \"bool\", \"expected\": true}]";
+       "[{\"_id\": 0, \"input\": 1.9, \"target\": \"double\", \"expected\": 1.9},"
+       "{\"_id\": 1, \"input\": 1.9, \"target\": \"string\", \"expected\": \"1.9\"},"
+       "{\"_id\": 2, \"input\": 1.9, \"target\": \"bool\", \"expected\": true},"
+       "{\"_id\": 3, \"input\": 1.9, \"target\": \"date\", \"expected\": {\"$date\": \"1970-01-01T00:00:00.001Z\"}},"
+       "{\"_id\": 4, \"input\": 1.9, \"target\": \"int\", \"expected\": 1},"
+       "{\"_id\": 5, \"input\": 1.9, \"target\": \"long\", \"expected\": {\"$numberLong\": \"1\"}},"
+       "{\"_id\": 6, \"input\": 1.9, \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"1.9\"}},"
+       "{\"_id\": 7, \"input\": \"1.9\", \"target\": \"double\", \"expected\": 1.9},"
+       "{\"_id\": 8, \"input\": \"str\", \"target\": \"string\", \"expected\": \"str\"},"
+       "{\"_id\": 9, \"input\": \"0123456789abcdef01234567\", \"target\": \"objectId\", \"expected\": {\"$oid\": "
+       "\"0123456789abcdef01234567\"}},"
+       "{\"_id\": 10, \"input\": \"\", \"target\": \"bool\", \"expected\": true},"
+       "{\"_id\": 11, \"input\": \"1970-01-01T00:00:00.001Z\", \"target\": \"date\", \"expected\": {\"$date\": "
+       "\"1970-01-01T00:00:00.001Z\"}},"
+       "{\"_id\": 12, \"input\": \"1\", \"target\": \"int\", \"expected\": 1},"
+       "{\"_id\": 13, \"input\": \"1\", \"target\": \"long\", \"expected\": {\"$numberLong\": \"1\"}},"
+       "{\"_id\": 14, \"input\": \"1.9\", \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"1.9\"}},"
+       "{\"_id\": 15, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"string\", \"expected\": "
+       "\"0123456789abcdef01234567\"},"
+       "{\"_id\": 16, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"bool\", \"expected\": true},"
+       "{\"_id\": 17, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"objectId\", \"expected\": "
+       "{\"$oid\": \"0123456789abcdef01234567\"}},"
+       "{\"_id\": 18, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"date\", \"expected\": "
+       "{\"$date\": \"1970-08-09T22:25:43Z\"}},"
+       "{\"_id\": 19, \"input\": false, \"target\": \"double\", \"expected\": 0.0},"
+       "{\"_id\": 20, \"input\": false, \"target\": \"string\", \"expected\": \"false\"},"
+       "{\"_id\": 21, \"input\": false, \"target\": \"bool\", \"expected\": false},"
+       "{\"_id\": 22, \"input\": false, \"target\": \"int\", \"expected\": 0},"
+       "{\"_id\": 23, \"input\": false, \"target\": \"long\", \"expected\": {\"$numberLong\": \"0\"}},"
+       "{\"_id\": 24, \"input\": false, \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"0\"}},"
+       "{\"_id\": 25, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"double\", \"expected\": "
+       "123.0},"
+       "{\"_id\": 26, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"string\", \"expected\": "
+       "\"1970-01-01T00:00:00.123Z\"},"
+       "{\"_id\": 27, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"bool\", \"expected\": true},"
+       "{\"_id\": 28, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"date\", \"expected\": "
+       "{\"$date\": \"1970-01-01T00:00:00.123Z\"}},"
+       "{\"_id\": 29, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"long\", \"expected\": "
+       "{\"$numberLong\": \"123\"}},"
+       "{\"_id\": 30, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"decimal\", \"expected\": "
+       "{\"$numberDecimal\": \"123\"}},"
+       "{\"_id\": 31, \"input\": 1, \"target\": \"double\", \"expected\": 1.0},"
+       "{\"_id\": 32, \"input\": 1, \"target\": \"string\", \"expected\": \"1\"},"
+       "{\"_id\": 33, \"input\": 1, \"target\": \"bool\", \"expected\": true},"
+       "{\"_id\": 34, \"input\": 1, \"target\": \"int\", \"expected\": 1},"
+       "{\"_id\": 35, \"input\": 1, \"target\": \"long\", \"expected\": {\"$numberLong\": \"1\"}},"
+       "{\"_id\": 36, \"input\": 1, \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": \"1\"}},"
+       "{\"_id\": 37, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"double\", \"expected\": 1.0},"
+       "{\"_id\": 38, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"string\", \"expected\": \"1\"},"
+       "{\"_id\": 39, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"bool\", \"expected\": true},"
+       "{\"_id\": 40, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"date\", \"expected\": {\"$date\": "
+       "\"1970-01-01T00:00:00.001Z\"}},"
+       "{\"_id\": 41, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"int\", \"expected\": 1},"
+       "{\"_id\": 42, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"long\", \"expected\": {\"$numberLong\": "
+       "\"1\"}},"
+       "{\"_id\": 43, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"decimal\", \"expected\": {\"$numberDecimal\": "
+       "\"1\"}},"
+       "{\"_id\": 44, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"double\", \"expected\": 1.9},"
+       "{\"_id\": 45, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"string\", \"expected\": \"1.9\"},"
+       "{\"_id\": 46, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"bool\", \"expected\": true},"
+       "{\"_id\": 47, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"date\", \"expected\": {\"$date\": "
+       "\"1970-01-01T00:00:00.001Z\"}},"
+       "{\"_id\": 48, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"int\", \"expected\": 1},"
+       "{\"_id\": 49, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"long\", \"expected\": {\"$numberLong\": "
+       "\"1\"}},"
+       "{\"_id\": 50, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"decimal\", \"expected\": "
+       "{\"$numberDecimal\": \"1.9\"}},"
+       "{\"_id\": 51, \"input\": {\"$minKey\": 1}, \"target\": \"bool\", \"expected\": true},"
+       "{\"_id\": 52, \"input\": {\"foo\": 1, \"bar\": 2}, \"target\": \"bool\", \"expected\": true},"
+       "{\"_id\": 53, \"input\": [1, 2], \"target\": \"bool\", \"expected\": true},"
+       "{\"_id\": 54, \"input\": {\"$binary\": {\"base64\": \"BBBBBBBBBBBBBBBBBBBBBBBBBBBB\", \"subType\": \"00\"}}, "
+       "\"target\": \"bool\", \"expected\": true},"
+       "{\"_id\": 55, \"input\": {\"$regularExpression\": {\"pattern\": \"B*\", \"options\": \"\"}}, \"target\": "
+       "\"bool\", \"expected\": true},"
+       "{\"_id\": 56, \"input\": {\"$ref\": \"db.test\", \"$id\": \"oid\"}, \"target\": \"bool\", \"expected\": true},"
+       "{\"_id\": 57, \"input\": {\"$code\": \"function() {}\"}, \"target\": \"bool\", \"expected\": true},"
+       "{\"_id\": 58, \"input\": {\"$timestamp\": {\"t\": 0, \"i\": 1}}, \"target\": \"bool\", \"expected\": true},"
+       "{\"_id\": 59, \"input\": {\"$maxKey\": 1}, \"target\": \"bool\", \"expected\": true}]";
    /* every row converts to `expected` (by value) with the type named by `target` */
    duet_error_t error = DUET_ERROR_INIT;
-   bson_t *result = run_with(docs,
-                             "[{\"$project\": {\"output\": {\"$convert\": {\"to\": \"$target\", \"input\": \"$input\"}}, "
-                             "\"target\": \"$target\", \"expected\": \"$expected\"}}, {\"$sort\": {\"_id\": 1}}]",
-                             NULL, &error);
+   bson_t *result =
+       run_with(docs,
+                "[{\"$project\": {\"output\": {\"$convert\": {\"to\": \"$target\", \"input\": \"$input\"}}, "
+                "\"target\": \"$target\", \"expected\": \"$expected\"}}, {\"$sort\": {\"_id\": 1}}]",
+                NULL, &error);
    assert_non_null(result);
    bson_iter_t rows, row;
    assert_true(bson_iter_init_find(&rows, result, "r"));
@@ -430,30 +477,35 @@ static void test_convert_jstest_table(void **state)
                  "\"target\": \"$target\", \"expected\": \"$expected\"}}, {\"$count\": \"n\"}]",
                  "[{\"n\": 60}]");
    static const char *illegal =
-      "[{\"_id\": 0, \"input\": 1.9, \"target\": \"objectId\"},"
-      "{\"_id\": 1, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"double\"},"
-      "{\"_id\": 2, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"int\"},"
-      "{\"_id\": 3, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"long\"},"
-      "{\"_id\": 4, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"decimal\"},"
-      "{\"_id\": 5, \"input\": false, \"target\": \"objectId\"},"
-      "{\"_id\": 6, \"input\": false, \"target\": \"date\"},"
-      "{\"_id\": 7, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"objectId\"},"
-      "{\"_id\": 8, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"int\"},"
-      "{\"_id\": 9, \"input\": 1, \"target\": \"objectId\"},"
-      "{\"_id\": 10, \"input\": 1, \"target\": \"date\"},"
-      "{\"_id\": 11, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"objectId\"},"
-      "{\"_id\": 12, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"objectId\"},"
-      "{\"_id\": 13, \"input\": 1.9, \"target\": \"minKey\"}, {\"_id\": 14, \"input\": 1.9, \"target\": \"missing\"},"
-      "{\"_id\": 15, \"input\": 1.9, \"target\": \"object\"}, {\"_id\": 16, \"input\": 1.9, \"target\": \"array\"},"
-      "{\"_id\": 17, \"input\": 1.9, \"target\": \"binData\"}, {\"_id\": 18, \"input\": 1.9, \"target\": \"undefined\"},"
-      "{\"_id\": 19, \"input\": 1.9, \"target\": \"null\"}, {\"_id\": 20, \"input\": 1.9, \"target\": \"regex\"},"
-      "{\"_id\": 21, \"input\": 1.9, \"target\": \"dbPointer\"}, {\"_id\": 22, \"input\": 1.9, \"target\": \"javascript\"},"
-      "{\"_id\": 23, \"input\": 1.9, \"target\": \"symbol\"}, {\"_id\": 24, \"input\": 1.9, \"target\": \"javascriptWithScope\"},"
-      "{\"_id\": 25, \"input\": 1.9, \"target\": \"timestamp\"}, {\"_id\": 26, \"input\": 1.9, \"target\": \"maxKey\"}]";
+       "[{\"_id\": 0, \"input\": 1.9, \"target\": \"objectId\"},"
+       "{\"_id\": 1, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"double\"},"
+       "{\"_id\": 2, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"int\"},"
+       "{\"_id\": 3, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"long\"},"
+       "{\"_id\": 4, \"input\": {\"$oid\": \"0123456789abcdef01234567\"}, \"target\": \"decimal\"},"
+       "{\"_id\": 5, \"input\": false, \"target\": \"objectId\"},"
+       "{\"_id\": 6, \"input\": false, \"target\": \"date\"},"
+       "{\"_id\": 7, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"objectId\"},"
+       "{\"_id\": 8, \"input\": {\"$date\": \"1970-01-01T00:00:00.123Z\"}, \"target\": \"int\"},"
+       "{\"_id\": 9, \"input\": 1, \"target\": \"objectId\"},"
+       "{\"_id\": 10, \"input\": 1, \"target\": \"date\"},"
+       "{\"_id\": 11, \"input\": {\"$numberLong\": \"1\"}, \"target\": \"objectId\"},"
+       "{\"_id\": 12, \"input\": {\"$numberDecimal\": \"1.9\"}, \"target\": \"objectId\"},"
+       "{\"_id\": 13, \"input\": 1.9, \"target\": \"minKey\"}, {\"_id\": 14, \"input\": 1.9, \"target\": \"missing\"},"
+       "{\"_id\": 15, \"input\": 1.9, \"target\": \"object\"}, {\"_id\": 16, \"input\": 1.9, \"target\": \"array\"},"
+       "{\"_id\": 17, \"input\": 1.9, \"target\": \"binData\"}, {\"_id\": 18, \"input\": 1.9, \"target\": "
+       "\"undefined\"},"
+       "{\"_id\": 19, \"input\": 1.9, \"target\": \"null\"}, {\"_id\": 20, \"input\": 1.9, \"target\": \"regex\"},"
+       "{\"_id\": 21, \"input\": 1.9, \"target\": \"dbPointer\"}, {\"_id\": 22, \"input\": 1.9, \"target\": "
+       "\"javascript\"},"
+       "{\"_id\": 23, \"input\": 1.9, \"target\": \"symbol\"}, {\"_id\": 24, \"input\": 1.9, \"target\": "
+       "\"javascriptWithScope\"},"
+       "{\"_id\": 25, \"input\": 1.9, \"target\": \"timestamp\"}, {\"_id\": 26, \"input\": 1.9, \"target\": "
+       "\"maxKey\"}]";
    for (int id = 0; id <= 26; id++) {
       char pipeline[512];
       snprintf(pipeline, sizeof pipeline,
-               "[{\"$match\": {\"_id\": %d}}, {\"$project\": {\"output\": {\"$convert\": {\"to\": \"$target\", \"input\": \"$input\"}}}}]",
+               "[{\"$match\": {\"_id\": %d}}, {\"$project\": {\"output\": {\"$convert\": {\"to\": \"$target\", "
+               "\"input\": \"$input\"}}}}]",
                id);
       result = run_with(illegal, pipeline, NULL, &error);
       if (result) {
@@ -462,19 +514,26 @@ static void test_convert_jstest_table(void **state)
       assert_int_equal(error.code, 241);
       duet_error_clear(&error);
    }
-   expect_output(illegal,
-                 "[{\"$project\": {\"_id\": false, \"output\": {\"$convert\": {\"to\": \"$target\", \"input\": \"$input\", "
-                 "\"onError\": \"ERROR\"}}}}, {\"$match\": {\"output\": {\"$ne\": \"ERROR\"}}}]",
-                 "[]");
-   expect_output(illegal,
-                 "[{\"$project\": {\"_id\": false, \"output\": {\"$convert\": {\"to\": \"$target\", \"input\": \"$input\", "
-                 "\"onError\": \"$$REMOVE\"}}}}, {\"$match\": {\"$expr\": {\"$ne\": [\"$$ROOT\", {}]}}}, {\"$count\": \"n\"}]",
-                 "[]");
-   static const char *nulls = "[{\"_id\": 0, \"input\": null}, {\"_id\": 1, \"input\": {\"$undefined\": true}}, {\"_id\": 2}]";
-   expect_output(nulls, "[{\"$project\": {\"output\": {\"$convert\": {\"to\": \"int\", \"input\": \"$input\", \"onNull\": \"NULL\"}}}}]",
-                 "[{\"_id\": 0, \"output\": \"NULL\"}, {\"_id\": 1, \"output\": \"NULL\"}, {\"_id\": 2, \"output\": \"NULL\"}]");
-   expect_output(nulls, "[{\"$project\": {\"output\": {\"$convert\": {\"to\": null, \"input\": \"$input\", \"onNull\": \"NULL\"}}}}]",
-                 "[{\"_id\": 0, \"output\": \"NULL\"}, {\"_id\": 1, \"output\": \"NULL\"}, {\"_id\": 2, \"output\": \"NULL\"}]");
+   expect_output(
+       illegal,
+       "[{\"$project\": {\"_id\": false, \"output\": {\"$convert\": {\"to\": \"$target\", \"input\": \"$input\", "
+       "\"onError\": \"ERROR\"}}}}, {\"$match\": {\"output\": {\"$ne\": \"ERROR\"}}}]",
+       "[]");
+   expect_output(
+       illegal,
+       "[{\"$project\": {\"_id\": false, \"output\": {\"$convert\": {\"to\": \"$target\", \"input\": \"$input\", "
+       "\"onError\": \"$$REMOVE\"}}}}, {\"$match\": {\"$expr\": {\"$ne\": [\"$$ROOT\", {}]}}}, {\"$count\": \"n\"}]",
+       "[]");
+   static const char *nulls =
+       "[{\"_id\": 0, \"input\": null}, {\"_id\": 1, \"input\": {\"$undefined\": true}}, {\"_id\": 2}]";
+   expect_output(
+       nulls,
+       "[{\"$project\": {\"output\": {\"$convert\": {\"to\": \"int\", \"input\": \"$input\", \"onNull\": \"NULL\"}}}}]",
+       "[{\"_id\": 0, \"output\": \"NULL\"}, {\"_id\": 1, \"output\": \"NULL\"}, {\"_id\": 2, \"output\": \"NULL\"}]");
+   expect_output(
+       nulls,
+       "[{\"$project\": {\"output\": {\"$convert\": {\"to\": null, \"input\": \"$input\", \"onNull\": \"NULL\"}}}}]",
+       "[{\"_id\": 0, \"output\": \"NULL\"}, {\"_id\": 1, \"output\": \"NULL\"}, {\"_id\": 2, \"output\": \"NULL\"}]");
 }
 
 static void test_memory_limit(void **state)
@@ -482,12 +541,15 @@ static void test_memory_limit(void **state)
    (void)state;
    duet_pipeline_options_t options = {NULL, false, 200};
    duet_error_t error = DUET_ERROR_INIT;
-   static const char *docs = "[{\"a\": \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}, {\"a\": \"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\"}, "
-                             "{\"a\": \"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\"}, {\"a\": \"wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww\"}]";
+   static const char *docs =
+       "[{\"a\": \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}, {\"a\": \"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\"}, "
+       "{\"a\": \"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\"}, {\"a\": "
+       "\"wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww\"}]";
    bson_t *result = run_with(docs, "[{\"$sort\": {\"a\": 1}}]", &options, &error);
    assert_null(result);
    assert_int_equal(error.code, 292);
-   assert_string_equal(error.message, "Sort exceeded memory limit of 200 bytes, but did not opt in to external sorting.");
+   assert_string_equal(error.message,
+                       "Sort exceeded memory limit of 200 bytes, but did not opt in to external sorting.");
    duet_error_clear(&error);
    result = run_with(docs, "[{\"$group\": {\"_id\": \"$a\", \"all\": {\"$push\": \"$$ROOT\"}}}]", &options, &error);
    assert_null(result);
@@ -503,8 +565,9 @@ static void test_memory_limit(void **state)
 static void test_apply_per_document(void **state)
 {
    (void)state;
-   bson_t *spec = TEST_JSON("{\"p\": [{\"$match\": {\"keep\": true}}, {\"$set\": {\"_id\": {\"$toString\": \"$_id\"}}}, "
-                            "{\"$unset\": \"keep\"}]}");
+   bson_t *spec =
+       TEST_JSON("{\"p\": [{\"$match\": {\"keep\": true}}, {\"$set\": {\"_id\": {\"$toString\": \"$_id\"}}}, "
+                 "{\"$unset\": \"keep\"}]}");
    bson_iter_t iter;
    bson_t array;
    uint32_t length;
@@ -571,7 +634,8 @@ static bool generated_next(void *context, const bson_t **doc, duet_error_t *erro
 static void test_streaming_many_documents(void **state)
 {
    (void)state;
-   bson_t *spec = TEST_JSON("{\"0\": {\"$addFields\": {\"_id\": {\"$toString\": \"$_id\"}}}, \"1\": {\"$match\": {\"n\": {\"$mod\": [2, 0]}}}, "
+   bson_t *spec = TEST_JSON("{\"0\": {\"$addFields\": {\"_id\": {\"$toString\": \"$_id\"}}}, \"1\": {\"$match\": "
+                            "{\"n\": {\"$mod\": [2, 0]}}}, "
                             "\"2\": {\"$project\": {\"n\": 1}}, \"3\": {\"$skip\": 10}}");
    duet_pipeline_t *pipeline = NULL;
    duet_error_t error = DUET_ERROR_INIT;
@@ -597,17 +661,17 @@ static void test_streaming_many_documents(void **state)
 int main(void)
 {
    const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_add_fields),
-      cmocka_unit_test(test_unset_and_project),
-      cmocka_unit_test(test_replace_root_and_match),
-      cmocka_unit_test(test_sort_limit_skip_count),
-      cmocka_unit_test(test_group),
-      cmocka_unit_test(test_unwind),
-      cmocka_unit_test(test_documents_and_stage_errors),
-      cmocka_unit_test(test_convert_jstest_table),
-      cmocka_unit_test(test_memory_limit),
-      cmocka_unit_test(test_apply_per_document),
-      cmocka_unit_test(test_streaming_many_documents),
+       cmocka_unit_test(test_add_fields),
+       cmocka_unit_test(test_unset_and_project),
+       cmocka_unit_test(test_replace_root_and_match),
+       cmocka_unit_test(test_sort_limit_skip_count),
+       cmocka_unit_test(test_group),
+       cmocka_unit_test(test_unwind),
+       cmocka_unit_test(test_documents_and_stage_errors),
+       cmocka_unit_test(test_convert_jstest_table),
+       cmocka_unit_test(test_memory_limit),
+       cmocka_unit_test(test_apply_per_document),
+       cmocka_unit_test(test_streaming_many_documents),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }
