@@ -49,9 +49,16 @@ static const char *converter_for(duet_schema_bson_type_t type)
  * Unless keep_missing is false (the primary key), a missing field stays missing ($$REMOVE).
  */
 static void leaf_expression(bson_t *parent, const char *key, const char *path, const char *operator,
-                            const bson_value_t *literal, bool keep_missing)
+                            const bson_value_t *literal, bool keep_missing, const char *copy_from)
 {
    bson_t field, cond, if_expr, eq, type, ifnull, lit, conv;
+   if (copy_from) {
+      /* a rename: the value of the old field ("$a.old"); a missing one adds nothing */
+      char *from_ref = bson_strdup_printf("$%s", copy_from);
+      bson_append_utf8(parent, key, -1, from_ref, -1);
+      bson_free(from_ref);
+      return;
+   }
    char *ref = bson_strdup_printf("$%s", path);
    bson_append_document_begin(parent, key, -1, &field);
    if (literal) {
@@ -93,7 +100,8 @@ static void leaf_expression(bson_t *parent, const char *key, const char *path, c
  * (a missing parent stays missing, a list of embedded objects is left as it is).
  */
 static void nested_expression(bson_t *parent, const char *key, const char *prefix, const char *rest,
-                              const char *operator, const bson_value_t *literal, bool keep_missing)
+                              const char *operator, const bson_value_t *literal, bool keep_missing,
+                              const char *copy_from)
 {
    const char *dot = strchr(rest, '.');
    char *child_key = dot ? bson_strndup(rest, (size_t)(dot - rest)) : bson_strdup(rest);
@@ -115,9 +123,9 @@ static void nested_expression(bson_t *parent, const char *key, const char *prefi
    BSON_APPEND_UTF8(&merge, "0", ref);
    BSON_APPEND_DOCUMENT_BEGIN(&merge, "1", &patch);
    if (dot) {
-      nested_expression(&patch, child_key, child_path, dot + 1, operator, literal, keep_missing);
+      nested_expression(&patch, child_key, child_path, dot + 1, operator, literal, keep_missing, copy_from);
    } else {
-      leaf_expression(&patch, child_key, child_path, operator, literal, keep_missing);
+      leaf_expression(&patch, child_key, child_path, operator, literal, keep_missing, copy_from);
    }
    bson_append_document_end(&merge, &patch);
    bson_append_array_end(&then, &merge);
@@ -130,22 +138,30 @@ static void nested_expression(bson_t *parent, const char *key, const char *prefi
    bson_free(ref);
 }
 
-/* Appends {$addFields: {<top>: <expression>}} (the seeds' spelling) recomputing `path`. */
-static void set_stage(bson_t *stage, const char *path, const char *operator, const bson_value_t *literal,
-                      bool keep_missing)
+/* Appends {<stage_name>: {<top>: <expression>}} recomputing `path` (copy_from: a rename's
+ * old path, whose value the new field takes). */
+static void set_stage_named(bson_t *stage, const char *stage_name, const char *path, const char *operator,
+                            const bson_value_t *literal, bool keep_missing, const char *copy_from)
 {
    bson_t set;
    bson_init(stage);
-   BSON_APPEND_DOCUMENT_BEGIN(stage, "$addFields", &set);
+   bson_append_document_begin(stage, stage_name, -1, &set);
    const char *dot = strchr(path, '.');
    if (dot) {
       char *top = bson_strndup(path, (size_t)(dot - path));
-      nested_expression(&set, top, top, dot + 1, operator, literal, keep_missing);
+      nested_expression(&set, top, top, dot + 1, operator, literal, keep_missing, copy_from);
       bson_free(top);
    } else {
-      leaf_expression(&set, path, path, operator, literal, keep_missing);
+      leaf_expression(&set, path, path, operator, literal, keep_missing, copy_from);
    }
    bson_append_document_end(stage, &set);
+}
+
+/* {$addFields: ...} (the seeds' spelling) for conversions and fills. */
+static void set_stage(bson_t *stage, const char *path, const char *operator, const bson_value_t *literal,
+                      bool keep_missing)
+{
+   set_stage_named(stage, "$addFields", path, operator, literal, keep_missing, NULL);
 }
 
 static void add_set(plan_builder_t *builder, bool forward, const char *path, const char *operator,
@@ -161,15 +177,12 @@ static void add_set(plan_builder_t *builder, bool forward, const char *path, con
    bson_destroy(&stage);
 }
 
-/* Appends [{$set: {to: "$from"}}, {$unset: "from"}] to one direction. */
+/* Appends [{$set: {to: "$from"}}, {$unset: "from"}] to one direction (inside an embedded
+ * object the parent is rebuilt where it is an object, see nested_expression). */
 static void add_rename(plan_builder_t *builder, bool forward, const char *from, const char *to)
 {
-   bson_t set, fields, unset;
-   char *ref = bson_strdup_printf("$%s", from);
-   bson_init(&set);
-   BSON_APPEND_DOCUMENT_BEGIN(&set, "$set", &fields);
-   bson_append_utf8(&fields, to, -1, ref, -1);
-   bson_append_document_end(&set, &fields);
+   bson_t set, unset;
+   set_stage_named(&set, "$set", to, NULL, NULL, true, from);
    bson_init(&unset);
    BSON_APPEND_UTF8(&unset, "$unset", from);
    /* reverse stages are emitted back to front: add the pair so it reads set, unset */
@@ -182,7 +195,6 @@ static void add_rename(plan_builder_t *builder, bool forward, const char *from, 
    }
    bson_destroy(&set);
    bson_destroy(&unset);
-   bson_free(ref);
 }
 
 static bool plan_type_change(plan_builder_t *builder, const duet_schema_change_t *change, duet_error_t *error)

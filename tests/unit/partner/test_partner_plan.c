@@ -170,6 +170,29 @@ static void test_rename_property(void **state)
    duet_partner_spec_destroy(spec);
 }
 
+static void test_rename_nested_property(void **state)
+{
+   (void)state;
+   const char *old_json = "{\"title\": \"Task\", \"bsonType\": \"object\", \"required\": [\"_id\"], \"properties\": "
+                          "{\"_id\": {\"bsonType\": \"objectId\"}, \"address\": {\"title\": \"Address\", "
+                          "\"bsonType\": \"object\", \"properties\": {\"zip\": {\"bsonType\": \"string\"}}}}}";
+   const char *new_json = "{\"title\": \"Task\", \"bsonType\": \"object\", \"required\": [\"_id\"], \"properties\": "
+                          "{\"_id\": {\"bsonType\": \"objectId\"}, \"address\": {\"title\": \"Address\", "
+                          "\"bsonType\": \"object\", \"properties\": {\"postcode\": {\"bsonType\": \"string\"}}}}}";
+   duet_schema_rename_t rename;
+   ASSERT_OK(duet_schema_rename_parse("Task.address.zip=Task.address.postcode", false, &rename, error));
+   duet_schema_diff_options_t diff_options = {&rename, 1, NULL, 0};
+   duet_partner_plan_options_t options = {.diff_options = &diff_options};
+   bool breaking = false;
+   duet_partner_spec_t *spec = plan(old_json, new_json, &options, &breaking);
+   round_trip(spec, "{\"_id\": {\"$oid\": \"5f1e2d3c4b5a697887766554\"}, \"address\": {\"zip\": \"1\"}}",
+              "{\"_id\": {\"$oid\": \"5f1e2d3c4b5a697887766554\"}, \"address\": {\"postcode\": \"1\"}}");
+   round_trip(spec, "{\"_id\": {\"$oid\": \"5f1e2d3c4b5a697887766554\"}}",
+              "{\"_id\": {\"$oid\": \"5f1e2d3c4b5a697887766554\"}}");
+   duet_schema_rename_clear(&rename);
+   duet_partner_spec_destroy(spec);
+}
+
 static void test_optional_required(void **state)
 {
    (void)state;
@@ -356,6 +379,7 @@ int main(void)
        cmocka_unit_test(test_int_to_string_optional_field),
        cmocka_unit_test(test_int_long_and_others),
        cmocka_unit_test(test_rename_property),
+       cmocka_unit_test(test_rename_nested_property),
        cmocka_unit_test(test_optional_required),
        cmocka_unit_test(test_remove_property_keeps_values),
        cmocka_unit_test(test_non_breaking_in_place_with_update_value),
