@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE /* server.c needs accept4 and pipe2 */
 #include "server/cmd_admin.c"
+#include "server/cmd_catalog.c"
 #include "server/cmd_crud.c"
 #include "server/cmd_cursor.c"
 #include "server/cmd_hello.c"

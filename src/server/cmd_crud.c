@@ -65,17 +65,6 @@ static bool crud_is_boolish(const bson_iter_t *iter)
    return BSON_ITER_HOLDS_BOOL(iter) || BSON_ITER_HOLDS_NUMBER(iter);
 }
 
-/* Advances the server's cluster clock to what the store wrote. */
-static void crud_observe_cluster_time(duet_command_ctx_t *ctx, duet_session_t *session)
-{
-   duet_store_ts_t latest = 0;
-   duet_error_t ignored = DUET_ERROR_INIT;
-   if (duet_store_changelog_latest(session, &latest, &ignored)) {
-      duet_clock_advance(&ctx->server->clock, (uint32_t)(latest >> 32), (uint32_t)latest);
-   }
-   duet_error_clear(&ignored);
-}
-
 /* Appends {index, code, errmsg, <extra>} to the writeErrors array. */
 static void crud_append_write_error(bson_t *array, uint32_t *count, int32_t index, const duet_error_t *failure)
 {
@@ -199,7 +188,6 @@ bool duet_cmd_insert(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
       duet_session_abort(session);
    }
    if (ok) {
-      crud_observe_cluster_time(ctx, session);
       __atomic_add_fetch(&ctx->server->op_insert, inserted, __ATOMIC_RELAXED);
       BSON_APPEND_INT32(reply, "n", inserted);
       if (error_count > 0) {

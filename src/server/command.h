@@ -115,5 +115,15 @@ bool duet_cmd_get_more(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *err
 bool duet_cmd_kill_cursors(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
 bool duet_cmd_insert(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
 bool duet_cmd_find(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_list_databases(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_list_collections(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_create(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_drop(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_drop_database(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_rename_collection(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_coll_mod(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_list_indexes(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_create_indexes(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_drop_indexes(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
 
 #endif /* DUET_SERVER_COMMAND_H */

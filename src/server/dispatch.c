@@ -213,6 +213,20 @@ static bool dispatch_prepare(duet_command_ctx_t *ctx, duet_error_t *error)
    return dispatch_parse_generic(ctx, error);
 }
 
+/* After a write: the reply's operationTime is the cluster time the store stamped it with. */
+static void dispatch_observe_cluster_time(duet_server_t *server)
+{
+   duet_session_t *session = NULL;
+   duet_store_ts_t latest = 0;
+   duet_error_t ignored = DUET_ERROR_INIT;
+   if (duet_server_session_acquire(server, &session, &ignored) &&
+       duet_store_changelog_latest(session, &latest, &ignored)) {
+      duet_clock_advance(&server->clock, (uint32_t)(latest >> 32), (uint32_t)latest);
+   }
+   duet_server_session_release(server, session);
+   duet_error_clear(&ignored);
+}
+
 static void dispatch_count(duet_server_t *server, const duet_command_t *entry)
 {
    int64_t *counter = &server->op_command;
@@ -241,6 +255,9 @@ void duet_command_dispatch(duet_server_t *server, duet_conn_t *conn, const bson_
    bson_init(reply);
    if (ok) {
       ok = ctx.entry->handler(&ctx, reply, &error);
+   }
+   if (ok && (ctx.entry->flags & DUET_CMD_WRITE) && server->store) {
+      dispatch_observe_cluster_time(server);
    }
    if (ok) {
       BSON_APPEND_DOUBLE(reply, "ok", 1.0);

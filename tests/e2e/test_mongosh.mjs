@@ -22,6 +22,19 @@ function shell(args, script) {
   });
 }
 
+// Types `input` into an interactive mongosh (stdin) and returns what it printed.
+function typed(input) {
+  return new Promise((resolve, reject) => {
+    const child = execFile(mongosh, ['--quiet', duetd.uri()],
+      { timeout: 60000, env: { ...process.env, MONGOSH_NO_UPDATE_CHECK: '1', HOME: process.env.HOME || '/tmp' } },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`mongosh failed: ${error.message}\n${stdout}\n${stderr}`));
+        else resolve(stdout + stderr);
+      });
+    child.stdin.end(input);
+  });
+}
+
 await runTests({
   async 'ping and version'() {
     const { stdout } = await shell(['--quiet'],
@@ -40,6 +53,22 @@ await runTests({
     const { stdout } = await shell(['--quiet'],
       'try { db.runCommand({fooBar: 1}); print("no error") } catch (e) { print(JSON.stringify({code: e.code, message: e.message})) }');
     assert.deepEqual(JSON.parse(stdout.trim().split('\n').pop()), { code: 59, message: "no such command: 'fooBar'" });
+  },
+
+  async 'insert, find, show dbs and collections'() {
+    const { stdout } = await shell(['--quiet'], `
+      use("shelldb");
+      db.Task.insertMany([{ name: "a", complete: false }, { name: "b", complete: true }]);
+      const done = db.Task.find({ complete: true }, { _id: 0 }).toArray();
+      const dbs = db.adminCommand({ listDatabases: 1 }).databases.map((d) => d.name);
+      print(JSON.stringify({ done, collections: db.getCollectionNames(), hasDb: dbs.includes("shelldb"),
+                             count: db.Task.find().toArray().length }));`);
+    assert.deepEqual(JSON.parse(stdout.trim().split('\n').pop()),
+      { done: [{ name: 'b', complete: true }], collections: ['Task'], hasDb: true, count: 2 });
+    const shown = await typed('use shelldb\nshow collections\nshow dbs\n');
+    assert.match(shown, /Task/);
+    assert.match(shown, /shelldb/);
+    assert.doesNotMatch(shown, /MongoServerError|Error:/);
   },
 
   async 'interactive startup prints no errors'() {
