@@ -2,8 +2,8 @@
  * expr_date.c — date expressions ($year, $month, $dayOfMonth, $dateToString, $dateFromString)
  * and the calendar, formatting and ISO 8601 parsing helpers $convert shares.
  *
- * Time zones: "UTC", "GMT", "Z" and fixed offsets ("+05:30", "-0800", "+03") are supported.
- * Olson names ("America/New_York") fail loudly with 40485, as MongoDB does for unknown names.
+ * Time zones ("UTC", offsets, Olson names) come from expr_timezone.c; unknown names fail with
+ * 40485 as in MongoDB.
  */
 #include "mql/expr_internal.h"
 
@@ -130,24 +130,13 @@ static size_t parse_offset(const char *s, int *minutes)
    return i;
 }
 
-static bool parse_timezone(const bson_value_t *tz, int *offset_minutes, duet_error_t *error)
+static bool parse_timezone(const bson_value_t *tz, expr_tz_t *zone, duet_error_t *error)
 {
-   *offset_minutes = 0;
    if (tz->value_type != BSON_TYPE_UTF8) {
       duet_error_set(error, 40517, "timezone must evaluate to a string, found %s", duet_type_name(tz->value_type));
       return false;
    }
-   const char *s = tz->value.v_utf8.str;
-   if (strcmp(s, "UTC") == 0 || strcmp(s, "GMT") == 0 || strcmp(s, "Z") == 0 || strcmp(s, "Etc/UTC") == 0 ||
-       strcmp(s, "Etc/GMT") == 0) {
-      return true;
-   }
-   size_t n = parse_offset(s, offset_minutes);
-   if (n > 0 && s[n] == '\0') {
-      return true;
-   }
-   duet_error_set(error, 40485, "unrecognized time zone identifier: \"%s\"", s);
-   return false;
+   return expr_timezone_parse(tz->value.v_utf8.str, zone, error);
 }
 
 /* ---- ISO 8601 parsing ----------------------------------------------------------------------- */
@@ -535,14 +524,14 @@ static bool eval_date_part(const duet_expr_t *node, expr_state_t *state, bson_va
       expr_set_null(out);
       goto done;
    }
-   int offset = 0;
+   expr_tz_t zone = {0, NULL};
    int64_t ms;
-   if ((node->args[1] && !parse_timezone(&tz, &offset, error)) || !expr_coerce_to_date(&date, &ms, error)) {
+   if ((node->args[1] && !parse_timezone(&tz, &zone, error)) || !expr_coerce_to_date(&date, &ms, error)) {
       ok = false;
       goto done;
    }
    broken_time_t t;
-   break_time(ms + (int64_t)offset * 60000, &t);
+   break_time(ms + (int64_t)expr_timezone_offset_at(&zone, ms) * 60000, &t);
    expr_set_int32(out, node->option == DATE_PART_YEAR    ? (int32_t)t.year
                        : node->option == DATE_PART_MONTH ? (int32_t)t.month
                                                          : (int32_t)t.day);
@@ -721,14 +710,14 @@ static bool eval_date_to_string(const duet_expr_t *node, expr_state_t *state, bs
          goto done;
       }
    }
-   int offset = 0;
+   expr_tz_t zone = {0, NULL};
    if (node->args[D2S_TIMEZONE]) {
       if (expr_value_is_nullish(&values[D2S_TIMEZONE])) {
          expr_set_null(out);
          ok = true;
          goto done;
       }
-      if (!parse_timezone(&values[D2S_TIMEZONE], &offset, error)) {
+      if (!parse_timezone(&values[D2S_TIMEZONE], &zone, error)) {
          goto done;
       }
    }
@@ -742,8 +731,11 @@ static bool eval_date_to_string(const duet_expr_t *node, expr_state_t *state, bs
       goto done;
    }
    int64_t ms;
-   if (!expr_coerce_to_date(&values[D2S_DATE], &ms, error) ||
-       !expr_check_date_range(ms + (int64_t)offset * 60000, error)) {
+   if (!expr_coerce_to_date(&values[D2S_DATE], &ms, error)) {
+      goto done;
+   }
+   int offset = expr_timezone_offset_at(&zone, ms);
+   if (!expr_check_date_range(ms + (int64_t)offset * 60000, error)) {
       goto done;
    }
    const char *format = node->args[D2S_FORMAT]     ? values[D2S_FORMAT].value.v_utf8.str
@@ -950,14 +942,14 @@ static bool eval_date_from_string(const duet_expr_t *node, expr_state_t *state, 
          goto done;
       }
    }
-   int offset = 0;
+   expr_tz_t zone = {0, NULL};
    if (node->args[DFS_TIMEZONE]) {
       if (expr_value_is_nullish(&values[DFS_TIMEZONE])) {
          expr_set_null(out);
          ok = true;
          goto done;
       }
-      if (!parse_timezone(&values[DFS_TIMEZONE], &offset, error)) {
+      if (!parse_timezone(&values[DFS_TIMEZONE], &zone, error)) {
          goto done;
       }
    }
@@ -1003,20 +995,21 @@ static bool eval_date_from_string(const duet_expr_t *node, expr_state_t *state, 
                                             &has_offset, reason, sizeof reason)
                         : parse_any_date(input->value.v_utf8.str, &ms, &has_offset, reason, sizeof reason);
       if (parsed) {
-         if (has_offset && node->args[DFS_TIMEZONE] && offset != 0) {
-            duet_error_set(error, 40554,
+         if (has_offset && node->args[DFS_TIMEZONE]) {
+            duet_error_set(error, DUET_ERR_CONVERSION_FAILURE,
                            "you cannot pass in a date/time string with GMT offset together with a timezone argument");
+         } else {
+            if (!has_offset) {
+               ms = expr_timezone_local_to_utc(&zone, ms);
+            }
+            expr_set_date(out, ms);
+            ok = true;
             goto done;
          }
-         if (!has_offset) {
-            ms -= (int64_t)offset * 60000;
-         }
-         expr_set_date(out, ms);
-         ok = true;
-         goto done;
+      } else {
+         duet_error_set(error, DUET_ERR_CONVERSION_FAILURE, "Error parsing date string '%s'; %s",
+                        input->value.v_utf8.str, reason);
       }
-      duet_error_set(error, DUET_ERR_CONVERSION_FAILURE, "Error parsing date string '%s'; %s", input->value.v_utf8.str,
-                     reason);
    }
    if (node->args[DFS_ON_ERROR]) {
       duet_error_clear(error);

@@ -257,6 +257,19 @@ bool expr_check_date_range(int64_t ms, duet_error_t *error);
 /* Parses a date string the way $toDate/$dateFromString do without a format (ISO 8601). */
 bool expr_parse_date_string(const char *string, int64_t *ms, char *reason, size_t reason_size);
 
+/* A time zone argument: a fixed offset, or an Olson zone from the tz database (expr_timezone.c). */
+typedef struct expr_tz {
+   int fixed_minutes;          /* offset east of UTC when zone is NULL */
+   const struct tz_zone *zone; /* borrowed from the process-wide cache; NULL for fixed offsets */
+} expr_tz_t;
+
+/* "UTC"/"GMT"/"Z", "+hh", "+hhmm", "+hh:mm" or an Olson name; 40485 otherwise. */
+bool expr_timezone_parse(const char *name, expr_tz_t *tz, duet_error_t *error);
+/* Minutes east of UTC in effect at `utc_ms`. */
+int expr_timezone_offset_at(const expr_tz_t *tz, int64_t utc_ms);
+/* The instant whose local time in `tz` is `local_ms`. */
+int64_t expr_timezone_local_to_utc(const expr_tz_t *tz, int64_t local_ms);
+
 /* Calendar helpers (proleptic Gregorian, UTC). */
 int64_t expr_days_from_civil(int64_t year, unsigned month, unsigned day);
 void expr_civil_from_days(int64_t days, int64_t *year, unsigned *month, unsigned *day);

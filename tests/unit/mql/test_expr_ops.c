@@ -512,8 +512,12 @@ static void test_dates(void **state)
        OK(doc, "{\"$year\": null}", "null"),
        OK("{\"_id\": {\"$oid\": \"5ab9cbfa31c2ab715d42129e\"}}", "{\"$month\": \"$_id\"}", "3"),
        ERR(doc, "{\"$year\": \"abc\"}", 16006, "can't convert from BSON type string to Date"),
-       ERR(doc, "{\"$year\": {\"date\": \"$d\", \"timezone\": \"America/New_York\"}}", 40485,
-           "unrecognized time zone identifier: \"America/New_York\""),
+       ERR(doc, "{\"$year\": {\"date\": \"$d\", \"timezone\": \"Mars/Olympus_Mons\"}}", 40485,
+           "unrecognized time zone identifier: \"Mars/Olympus_Mons\""),
+       ERR(doc, "{\"$year\": {\"date\": \"$d\", \"timezone\": \"../../etc/passwd\"}}", 40485,
+           "unrecognized time zone identifier: \"../../etc/passwd\""),
+       ERR(doc, "{\"$year\": {\"date\": \"$d\", \"timezone\": 5}}", 40517,
+           "timezone must evaluate to a string, found int"),
        ERR(doc, "{\"$year\": {\"date\": \"$d\", \"x\": 1}}", 40535, "unrecognized option to $year: \"x\""),
        ERR(doc, "{\"$year\": [\"$d\", 1]}", 40536,
            "$year accepts exactly one argument if given an array, but was given 2"),
@@ -550,6 +554,43 @@ static void test_dates(void **state)
    };
    RUN(cases);
 #undef doc
+}
+
+/* Olson zones come from the system's tz database (tzdata); without it they are 40485 errors. */
+static void test_olson_time_zones(void **state)
+{
+   (void)state;
+   const char *directory = getenv("TZDIR");
+   char path[512];
+   snprintf(path, sizeof path, "%s/America/New_York", directory && *directory ? directory : "/usr/share/zoneinfo");
+   FILE *probe = fopen(path, "rb");
+   if (!probe) {
+      skip();
+   }
+   fclose(probe);
+   static const expr_case_t cases[] = {
+       OK("{\"d\": {\"$date\": \"2014-01-01T03:00:00Z\"}}",
+          "{\"$year\": {\"date\": \"$d\", \"timezone\": \"America/New_York\"}}", "2013"),
+       OK("{\"d\": {\"$date\": \"2017-07-04T12:00:00Z\"}}",
+          "{\"$dateToString\": {\"date\": \"$d\", \"format\": \"%H:%M %z\", \"timezone\": \"America/New_York\"}}",
+          "\"08:00 -0400\""),
+       OK("{\"d\": {\"$date\": \"2017-01-04T12:00:00Z\"}}",
+          "{\"$dateToString\": {\"date\": \"$d\", \"format\": \"%H:%M %z\", \"timezone\": \"America/New_York\"}}",
+          "\"07:00 -0500\""),
+       OK("{\"d\": {\"$date\": \"2100-07-04T12:00:00Z\"}}",
+          "{\"$dateToString\": {\"date\": \"$d\", \"format\": \"%Y %H:%M %z\", \"timezone\": \"America/New_York\"}}",
+          "\"2100 08:00 -0400\""),
+       OK("{\"d\": {\"$date\": \"2020-06-01T00:00:00Z\"}}",
+          "{\"$dateToString\": {\"date\": \"$d\", \"format\": \"%H:%M %z %Z\", \"timezone\": \"Asia/Kolkata\"}}",
+          "\"05:30 +0530 +330\""),
+       OK(NULL, "{\"$dateFromString\": {\"dateString\": \"2017-07-04T08:00:00\", \"timezone\": \"America/New_York\"}}",
+          "{\"$date\": \"2017-07-04T12:00:00Z\"}"),
+       OK(NULL,
+          "{\"$dateFromString\": {\"dateString\": \"2017-07-04T08:00:00Z\", \"timezone\": \"Europe/London\", "
+          "\"onError\": \"conflict\"}}",
+          "\"conflict\""),
+   };
+   RUN(cases);
 }
 
 static void test_caller_variables_and_now(void **state)
@@ -629,6 +670,7 @@ int main(void)
        cmocka_unit_test(test_arrays),
        cmocka_unit_test(test_objects),
        cmocka_unit_test(test_dates),
+       cmocka_unit_test(test_olson_time_zones),
        cmocka_unit_test(test_caller_variables_and_now),
        cmocka_unit_test(test_field_path_api),
    };
