@@ -279,6 +279,44 @@ static bool read_meta_int(duet_session_t *session, const char *key, int64_t *val
    return rc == SQLITE_ROW || rc == SQLITE_DONE || duet_store_sqlite_error(session->db, rc, "read meta", error);
 }
 
+typedef struct delivery {
+   duet_store_ts_t after;
+   size_t limit;
+   size_t delivered;
+   duet_store_change_fn fn;
+   void *context;
+   bool more; /* false once the callback or the limit stopped the read */
+} delivery_t;
+
+/* Hands the events of one row (or of the pending buffer) after `after` to the callback. */
+static bool deliver_row(delivery_t *delivery, const uint8_t *data, size_t len, int64_t wall, duet_error_t *error)
+{
+   bson_string_t *ns = bson_string_new(NULL);
+   bson_reader_t *reader = bson_reader_new_from_data(data, len);
+   const bson_t *stored;
+   bool eof = false;
+   duet_store_ts_t ts = 0;
+   while (delivery->more && (stored = bson_reader_read(reader, &eof)) != NULL) {
+      bson_t event;
+      public_event(stored, wall, ns, &event, &ts);
+      if (ts > delivery->after) {
+         delivery->more = delivery->fn(&event, ts, delivery->context);
+         delivery->delivered++;
+         if (delivery->limit && delivery->delivered >= delivery->limit) {
+            delivery->more = false;
+         }
+      }
+      bson_destroy(&event);
+   }
+   bool ok = !delivery->more || eof;
+   bson_reader_destroy(reader);
+   bson_string_free(ns, true);
+   if (!ok) {
+      duet_error_set(error, DUET_ERR_INTERNAL, "a change-log row is not valid BSON");
+   }
+   return ok;
+}
+
 static bool read_events(duet_session_t *session, duet_store_ts_t after, size_t limit, duet_store_change_fn fn,
                         void *context, duet_error_t *error)
 {
@@ -297,43 +335,21 @@ static bool read_events(duet_session_t *session, duet_store_ts_t after, size_t l
       return false;
    }
    sqlite3_bind_int64(stmt, 1, (int64_t)after);
-   int rc;
-   bool ok = true, more = true;
-   size_t delivered = 0;
-   bson_string_t *ns = bson_string_new(NULL);
-   while (more && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-      int64_t wall = sqlite3_column_int64(stmt, 1);
-      const uint8_t *data = sqlite3_column_blob(stmt, 2);
-      size_t len = (size_t)sqlite3_column_bytes(stmt, 2);
-      bson_string_truncate(ns, 0);
-      bson_reader_t *reader = bson_reader_new_from_data(data, len);
-      const bson_t *stored;
-      bool eof = false;
-      duet_store_ts_t ts = 0;
-      while (more && (stored = bson_reader_read(reader, &eof)) != NULL) {
-         bson_t event;
-         public_event(stored, wall, ns, &event, &ts);
-         if (ts > after) {
-            more = fn(&event, ts, context);
-            delivered++;
-            if (limit && delivered >= limit) {
-               more = false;
-            }
-         }
-         bson_destroy(&event);
-      }
-      if (more && !eof) {
-         duet_error_set(error, DUET_ERR_INTERNAL, "a change-log row is not valid BSON");
-         ok = false;
-         more = false;
-      }
-      bson_reader_destroy(reader);
+   delivery_t delivery = {after, limit, 0, fn, context, true};
+   int rc = SQLITE_DONE;
+   bool ok = true;
+   while (ok && delivery.more && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      ok = deliver_row(&delivery, sqlite3_column_blob(stmt, 2), (size_t)sqlite3_column_bytes(stmt, 2),
+                       sqlite3_column_int64(stmt, 1), error);
    }
-   bson_string_free(ns, true);
-   if (ok && more && rc != SQLITE_DONE) {
+   if (ok && delivery.more && rc != SQLITE_DONE) {
       ok = duet_store_sqlite_error(session->db, rc, "read the change log", error);
    }
    sqlite3_reset(stmt);
+   /* inside a write transaction: its own events, not yet a row */
+   if (ok && delivery.more && session->in_write && session->pending_len > 0) {
+      ok = deliver_row(&delivery, session->pending, session->pending_len, duet_store_now_ms(), error);
+   }
    return ok;
 }
 
@@ -341,10 +357,6 @@ bool duet_store_changelog_read(duet_session_t *session, duet_store_ts_t after, s
                                duet_store_change_fn fn, void *context, duet_error_t *error)
 {
    if (session->in_write) {
-      /* read your own writes: the pending events become a row now */
-      if (!duet_store_changelog_flush(session, error)) {
-         return false;
-      }
       return read_events(session, after, limit, fn, context, error);
    }
    /* horizon and rows from one snapshot */

@@ -139,6 +139,13 @@ static void test_rolled_back_writes_leave_no_entries(void **state)
    store_test_insert_json(f->session, "db", "c", "{\"_id\": 6}");
    duet_store_ts_t inside = 0;
    ASSERT_OK(duet_store_changelog_latest(f->session, &inside, error));
+   /* reading inside the transaction sees its own events and changes nothing of it */
+   ASSERT_OK(duet_session_savepoint(f->session, error));
+   read_all(f->session, before_savepoint, &c);
+   assert_int_equal(c.count, 2);
+   bson_destroy(&c.events);
+   store_test_insert_json(f->session, "db", "c", "{\"_id\": 7}");
+   duet_session_savepoint_rollback(f->session);
    ASSERT_OK(duet_session_commit(f->session, error));
    read_all(f->session, before_savepoint, &c);
    assert_int_equal(c.count, 2);
