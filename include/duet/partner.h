@@ -203,6 +203,12 @@ bool duet_partner_links_restore(duet_session_t *session, duet_partner_link_t ***
 void duet_partner_links_free(duet_partner_link_t **links, size_t count);
 void duet_partner_link_destroy(duet_partner_link_t *link);
 
+/* Whether db.coll is the source or the partner of a persisted link (in-place links count for
+ * their source).  *link_name (may be NULL) is set to an owned copy of the link's name when
+ * linked (bson_free).  For duetd to refuse $out/$merge into a mirrored collection. */
+bool duet_partner_collection_linked(duet_session_t *session, const char *db, const char *coll, bool *linked,
+                                    char **link_name, duet_error_t *error);
+
 /* "<db>.<source>:<partner>" (in-place: "<db>.<source>:in-place"); borrowed from the link. */
 const char *duet_partner_link_name(const duet_partner_link_t *link);
 /* Borrowed from the link. */

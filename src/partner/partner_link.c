@@ -441,6 +441,53 @@ fail:
    return false;
 }
 
+bool duet_partner_collection_linked(duet_session_t *session, const char *db, const char *coll, bool *linked,
+                                    char **link_name, duet_error_t *error)
+{
+   bson_t names;
+   bson_iter_t iter, field;
+   bool ok = true;
+   *linked = false;
+   if (link_name) {
+      *link_name = NULL;
+   }
+   if (!index_read(session, &names, error)) {
+      bson_destroy(&names);
+      return false;
+   }
+   bson_iter_init(&iter, &names);
+   while (!*linked && bson_iter_next(&iter)) {
+      if (!BSON_ITER_HOLDS_UTF8(&iter)) {
+         continue;
+      }
+      const char *name = bson_iter_utf8(&iter, NULL);
+      bson_t doc;
+      bool found = false;
+      if (!duet_store_meta_get(session, PARTNER_META_LINK, name, &doc, &found, error)) {
+         ok = false;
+         break;
+      }
+      if (!found) {
+         continue;
+      }
+      const char *keys[] = {"spec.source", "spec.partner"};
+      bool same_db = bson_iter_init(&field, &doc) && bson_iter_find_descendant(&field, "spec.database", &field) &&
+                     BSON_ITER_HOLDS_UTF8(&field) && strcmp(bson_iter_utf8(&field, NULL), db) == 0;
+      for (int k = 0; same_db && k < 2 && !*linked; k++) {
+         if (bson_iter_init(&field, &doc) && bson_iter_find_descendant(&field, keys[k], &field) &&
+             BSON_ITER_HOLDS_UTF8(&field) && strcmp(bson_iter_utf8(&field, NULL), coll) == 0) {
+            *linked = true;
+            if (link_name) {
+               *link_name = bson_strdup(name);
+            }
+         }
+      }
+      bson_destroy(&doc);
+   }
+   bson_destroy(&names);
+   return ok;
+}
+
 bool duet_partner_retire(duet_partner_link_t *link, duet_session_t *session, duet_partner_keep_t keep, bool drop,
                          duet_error_t *error)
 {

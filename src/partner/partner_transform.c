@@ -125,7 +125,9 @@ bool duet_partner_transform_apply(const duet_partner_transform_t *transform, due
    }
    bool emitted = false;
    duet_expr_env_t env = DUET_EXPR_ENV_INIT;
-   env.now_ms = (int64_t)(bson_get_monotonic_time() / 1000);
+   struct timeval now;
+   bson_gettimeofday(&now);
+   env.now_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000; /* $$NOW: wall clock */
    if (!duet_pipeline_apply(pipeline, doc, &env, out, &emitted, error)) {
       return false;
    }

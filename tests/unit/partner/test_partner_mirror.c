@@ -188,6 +188,20 @@ static void test_link_survives_reopen_and_retire(void **state)
    store_test_insert_json(f->session, "test", "Task", "{\"_id\": {\"$oid\": \"" OID1 "\"}, \"name\": \"a\"}");
    assert_int_equal(partner_test_count(f->session, "TaskV2"), 1);
 
+   /* both sides are reported as linked, another collection is not */
+   bool linked = false;
+   char *name = NULL;
+   ASSERT_OK(duet_partner_collection_linked(f->session, "test", "TaskV2", &linked, &name, error));
+   assert_true(linked);
+   assert_string_equal(name, "test.Task:TaskV2");
+   bson_free(name);
+   ASSERT_OK(duet_partner_collection_linked(f->session, "test", "Task", &linked, NULL, error));
+   assert_true(linked);
+   ASSERT_OK(duet_partner_collection_linked(f->session, "other", "Task", &linked, NULL, error));
+   assert_false(linked);
+   ASSERT_OK(duet_partner_collection_linked(f->session, "test", "Users", &linked, NULL, error));
+   assert_false(linked);
+
    /* retire keeping the new side, dropping the old one */
    ASSERT_OK(duet_partner_retire(links[0], f->session, DUET_PARTNER_KEEP_NEW, true, error));
    bson_free(links);
@@ -201,6 +215,8 @@ static void test_link_survives_reopen_and_retire(void **state)
    ASSERT_OK(duet_partner_links_restore(f->session, &links, &count, error));
    assert_int_equal(count, 0);
    duet_partner_links_free(links, count);
+   ASSERT_OK(duet_partner_collection_linked(f->session, "test", "TaskV2", &linked, NULL, error));
+   assert_false(linked);
 }
 
 static void test_partner_collection_must_not_exist(void **state)
