@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE /* server.c needs accept4 and pipe2 */
 #include "server/cmd_admin.c"
+#include "server/cmd_aggregate.c"
 #include "server/cmd_catalog.c"
 #include "server/cmd_crud.c"
 #include "server/cmd_cursor.c"
@@ -28,6 +29,7 @@
 #include "server/cursor.c"
 #include "server/dispatch.c"
 #include "server/log.c"
+#include "server/query.c"
 #include "server/lsid.c"
 #include "server/reply.c"
 #include "server/server.c"

@@ -6,10 +6,9 @@
  * ($match, $sort, $skip, $limit) and the find projection into a cursor.
  */
 #include "server/command.h"
+#include "server/query.h"
 
 #include <duet/mql_match.h>
-#include <duet/mql_pipeline.h>
-#include <duet/mql_projection.h>
 
 #include <string.h>
 
@@ -201,71 +200,6 @@ bool duet_cmd_insert(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
 
 /* ---- find ---------------------------------------------------------------------------- */
 
-/* The state of a find cursor: a store scan piped through the parsed pipeline and projection. */
-typedef struct find_source {
-   duet_server_t *server;              /* borrowed */
-   duet_session_t *session;            /* owned (pooled): the scan's SQLite connection */
-   duet_store_cursor_t *scan;          /* owned */
-   duet_pipeline_t *pipeline;          /* owned: $match, $sort, $skip, $limit */
-   duet_pipeline_cursor_t *running;    /* owned */
-   duet_projection_t *projection;      /* owned, NULL without projection */
-   int64_t budget_us;                  /* maxTimeMS left for the cursor's work (all batches); -1 = none */
-} find_source_t;
-
-static bool find_pull(void *context, const bson_t **doc, duet_error_t *error)
-{
-   find_source_t *find = context;
-   return duet_store_cursor_next(find->scan, doc, error);
-}
-
-static duet_cursor_step_t find_next(void *state, bson_t *doc, duet_error_t *error)
-{
-   find_source_t *find = state;
-   const bson_t *next = NULL;
-   int64_t start = find->budget_us >= 0 ? duet_cursor_now_us() : 0;
-   bool ok = duet_pipeline_next(find->running, &next, error);
-   if (find->budget_us >= 0) {
-      /* like MongoDB, maxTimeMS bounds the time spent executing, summed over the find and its getMores */
-      find->budget_us -= duet_cursor_now_us() - start;
-      if (ok && find->budget_us < 0) {
-         duet_error_set(error, DUET_ERR_MAX_TIME_MS_EXPIRED, "operation exceeded time limit");
-         return DUET_CURSOR_STEP_ERROR;
-      }
-   }
-   if (!ok) {
-      return DUET_CURSOR_STEP_ERROR;
-   }
-   if (!next) {
-      return DUET_CURSOR_STEP_END;
-   }
-   if (find->projection) {
-      if (!duet_projection_apply(find->projection, next, NULL, doc, error)) {
-         bson_destroy(doc);
-         return DUET_CURSOR_STEP_ERROR;
-      }
-   } else {
-      bson_copy_to(next, doc);
-   }
-   return DUET_CURSOR_STEP_DOC;
-}
-
-static void find_destroy(void *state)
-{
-   find_source_t *find = state;
-   if (find->running) {
-      duet_pipeline_close(find->running);
-   }
-   duet_pipeline_destroy(find->pipeline);
-   if (find->scan) {
-      duet_store_cursor_destroy(find->scan);
-   }
-   duet_projection_destroy(find->projection);
-   duet_server_session_release(find->server, find->session);
-   bson_free(find);
-}
-
-static const duet_cursor_source_ops_t find_ops = {find_next, NULL, NULL, find_destroy};
-
 /* Reads a non-negative integer option (skip, limit, batchSize). */
 static bool find_read_count(const bson_iter_t *iter, const char *field, int64_t *out, duet_error_t *error)
 {
@@ -364,69 +298,53 @@ bool duet_cmd_find(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
       /* hint only chooses a plan: the results are the same without it */
    }
 
-   find_source_t *find = NULL;
    duet_match_t *match = NULL;
+   duet_query_spec_t spec = {ctx->db, collection, NULL, NULL, NULL, ctx->args.max_time_ms, NULL};
+   duet_cursor_source_t source = {NULL, NULL};
    if (ok) {
-      find = bson_malloc0(sizeof *find);
-      find->server = ctx->server;
-      find->budget_us = ctx->args.max_time_ms > 0 ? ctx->args.max_time_ms * 1000 : -1;
       /* the pipeline: $match, $sort, $skip, $limit */
       bson_t stages = BSON_INITIALIZER;
       uint32_t stage_count = 0;
-      char key_buffer[16];
-      const char *stage_key;
+      bson_value_t value;
       if (!bson_empty(&filter)) {
-         bson_uint32_to_string(stage_count++, &stage_key, key_buffer, sizeof key_buffer);
-         bson_t stage;
-         bson_append_document_begin(&stages, stage_key, -1, &stage);
-         BSON_APPEND_DOCUMENT(&stage, "$match", &filter);
-         bson_append_document_end(&stages, &stage);
+         value.value_type = BSON_TYPE_DOCUMENT;
+         value.value.v_doc.data = (uint8_t *)bson_get_data(&filter);
+         value.value.v_doc.data_len = filter.len;
+         duet_query_append_stage(&stages, &stage_count, "$match", &value);
       }
       if (has_sort) {
-         bson_uint32_to_string(stage_count++, &stage_key, key_buffer, sizeof key_buffer);
-         bson_t stage;
-         bson_append_document_begin(&stages, stage_key, -1, &stage);
-         BSON_APPEND_DOCUMENT(&stage, "$sort", &sort);
-         bson_append_document_end(&stages, &stage);
+         value.value_type = BSON_TYPE_DOCUMENT;
+         value.value.v_doc.data = (uint8_t *)bson_get_data(&sort);
+         value.value.v_doc.data_len = sort.len;
+         duet_query_append_stage(&stages, &stage_count, "$sort", &value);
       }
+      value.value_type = BSON_TYPE_INT64;
       if (skip > 0) {
-         bson_uint32_to_string(stage_count++, &stage_key, key_buffer, sizeof key_buffer);
-         bson_t stage;
-         bson_append_document_begin(&stages, stage_key, -1, &stage);
-         BSON_APPEND_INT64(&stage, "$skip", skip);
-         bson_append_document_end(&stages, &stage);
+         value.value.v_int64 = skip;
+         duet_query_append_stage(&stages, &stage_count, "$skip", &value);
       }
       if (limit > 0) {
-         bson_uint32_to_string(stage_count++, &stage_key, key_buffer, sizeof key_buffer);
-         bson_t stage;
-         bson_append_document_begin(&stages, stage_key, -1, &stage);
-         BSON_APPEND_INT64(&stage, "$limit", limit);
-         bson_append_document_end(&stages, &stage);
+         value.value.v_int64 = limit;
+         duet_query_append_stage(&stages, &stage_count, "$limit", &value);
       }
       duet_pipeline_options_t options = {NULL, allow_disk_use, 0};
-      ok = duet_pipeline_parse(&stages, &options, &find->pipeline, error);
+      ok = duet_pipeline_parse(&stages, &options, &spec.pipeline, error);
       bson_destroy(&stages);
       if (ok && has_projection) {
-         ok = duet_projection_parse(&projection, &filter, &find->projection, error);
+         ok = duet_projection_parse(&projection, &filter, &spec.projection, error);
       }
       /* {_id: v}: read one key instead of scanning the collection */
-      const bson_value_t *id = NULL;
       if (ok && !bson_empty(&filter)) {
          ok = duet_match_parse(&filter, DUET_MATCH_FEATURES_DEFAULT, &match, error);
-         if (ok && !duet_match_id_equality(match, &id)) {
-            id = NULL;
+         if (ok && !duet_match_id_equality(match, &spec.id_equals)) {
+            spec.id_equals = NULL;
          }
       }
       if (ok) {
-         ok = duet_server_session_acquire(ctx->server, &find->session, error);
-      }
-      if (ok) {
-         duet_store_bound_t bound = {id, true};
-         ok = duet_store_scan(find->session, ctx->db, collection, id ? &bound : NULL, id ? &bound : NULL, false,
-                              &find->scan, error);
-      }
-      if (ok) {
-         find->running = duet_pipeline_open(find->pipeline, find_pull, find, NULL);
+         ok = duet_query_open(ctx->server, &spec, &source, error);
+      } else {
+         duet_pipeline_destroy(spec.pipeline);
+         duet_projection_destroy(spec.projection);
       }
    }
    duet_match_destroy(match);
@@ -434,9 +352,6 @@ bool duet_cmd_find(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
    bson_destroy(&projection);
    bson_destroy(&sort);
    if (!ok) {
-      if (find) {
-         find_destroy(find);
-      }
       return false;
    }
    char ns[512];
@@ -447,6 +362,5 @@ bool duet_cmd_find(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
    cursor_options.has_lsid = ctx->args.has_lsid;
    memcpy(cursor_options.lsid, ctx->args.lsid, sizeof cursor_options.lsid);
    __atomic_add_fetch(&ctx->server->op_query, 1, __ATOMIC_RELAXED);
-   return duet_cursor_reply_first(&ctx->server->cursors, ns, (duet_cursor_source_t){&find_ops, find},
-                                  &cursor_options, reply, error);
+   return duet_cursor_reply_first(&ctx->server->cursors, ns, source, &cursor_options, reply, error);
 }

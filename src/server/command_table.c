@@ -8,11 +8,14 @@
 
 /* Sorted by name (listCommands order). */
 static const duet_command_t command_table[] = {
+   {"aggregate", duet_cmd_aggregate, DUET_CMD_READ | DUET_CMD_WRITE, "Runs the aggregation command. See http://dochub.mongodb.org/core/aggregation for more details."},
    {"buildInfo", duet_cmd_build_info, 0, "get version #, etc."},
    {"collMod", duet_cmd_coll_mod, DUET_CMD_WRITE, "Sets collection options (validator, validationLevel, validationAction)"},
    {"connectionStatus", duet_cmd_connection_status, 0, "Returns connection-specific information such as logged-in users and their roles"},
+   {"count", duet_cmd_count, DUET_CMD_READ, "count objects in collection"},
    {"create", duet_cmd_create, DUET_CMD_WRITE, "explicitly creates a collection"},
    {"createIndexes", duet_cmd_create_indexes, DUET_CMD_WRITE, "Create indexes."},
+   {"distinct", duet_cmd_distinct, DUET_CMD_READ, "{ distinct : 'collection name' , key : 'a.b' , query : {} }"},
    {"drop", duet_cmd_drop, DUET_CMD_WRITE, "drop a collection"},
    {"dropDatabase", duet_cmd_drop_database, DUET_CMD_WRITE, "drop (delete) this database"},
    {"dropIndexes", duet_cmd_drop_indexes, DUET_CMD_WRITE, "drop indexes for a collection"},

@@ -71,6 +71,16 @@ await runTests({
     assert.doesNotMatch(shown, /MongoServerError|Error:/);
   },
 
+  async "the seeds' snippet runs verbatim and produces TaskV2"() {
+    await shell(['--quiet'], `use("ExampleDB"); db.Task.insertMany([{ name: "a", complete: false }, { name: "b", complete: true }]);`);
+    await shell(['--quiet'], 'use("ExampleDB"); db.Task.aggregate([{ $match: {} }, { $addFields: { _id: { $toString: "$_id" } } }, { $out: "TaskV2" }]);');
+    const { stdout } = await shell(['--quiet'], `use("ExampleDB");
+      const v1 = db.Task.find().sort({ name: 1 }).toArray(); const v2 = db.TaskV2.find().sort({ name: 1 }).toArray();
+      print(JSON.stringify({ same: v1.length === 2 && v2.length === 2 && v1.every((d, i) => d._id.toString() === v2[i]._id && d.name === v2[i].name),
+                             types: v2.map((d) => typeof d._id) }));`);
+    assert.deepEqual(JSON.parse(stdout.trim().split('\n').pop()), { same: true, types: ['string', 'string'] });
+  },
+
   async 'interactive startup prints no errors'() {
     const { stdout, stderr } = await shell([], 'print("started")');
     assert.match(stdout, /started/);

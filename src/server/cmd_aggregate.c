@@ -1,0 +1,568 @@
+/*
+ * cmd_aggregate.c — aggregate (with $out as the last stage), count and
+ * distinct, reading through query.h.  $out runs in one write transaction:
+ * the results go to a temporary collection created with the target's options
+ * and indexes, which then replaces the target — all or nothing.
+ */
+#include "server/command.h"
+#include "server/query.h"
+
+#include <duet/doc.h>
+#include <duet/mql_match.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The collection of {aggregate|count|distinct: "c"}; for aggregate, 1 means none (*collection NULL). */
+static bool aggregate_collection(duet_command_ctx_t *ctx, bool allow_one, const char **collection,
+                                 duet_error_t *error)
+{
+   bson_iter_t iter;
+   bson_iter_init(&iter, ctx->command);
+   bson_iter_next(&iter);
+   if (allow_one && BSON_ITER_HOLDS_NUMBER(&iter) && bson_iter_as_double(&iter) == 1.0) {
+      *collection = NULL;
+      return duet_store_validate_db_name(ctx->db, error);
+   }
+   if (!BSON_ITER_HOLDS_UTF8(&iter)) {
+      duet_error_set(error, DUET_ERR_INVALID_NAMESPACE, "collection name has invalid type %s",
+                     duet_bson_type_name(bson_iter_type(&iter)));
+      return false;
+   }
+   uint32_t length;
+   *collection = bson_iter_utf8(&iter, &length);
+   if (strlen(*collection) != length) {
+      duet_error_set(error, DUET_ERR_INVALID_NAMESPACE, "Invalid namespace specified '%s.%s'", ctx->db, *collection);
+      return false;
+   }
+   return duet_store_validate_namespace(ctx->db, *collection, error);
+}
+
+/* ---- $out ------------------------------------------------------------------------------ */
+
+/* Reads {$out: "coll"} or {$out: {db, coll}} into target_db/target_coll (borrowed). */
+static bool aggregate_out_target(const bson_iter_t *stage, const char *db, const char **target_db,
+                                 const char **target_coll, duet_error_t *error)
+{
+   *target_db = db;
+   if (BSON_ITER_HOLDS_UTF8(stage)) {
+      *target_coll = bson_iter_utf8(stage, NULL);
+   } else if (BSON_ITER_HOLDS_DOCUMENT(stage)) {
+      bson_iter_t field;
+      bson_iter_recurse(stage, &field);
+      *target_coll = NULL;
+      while (bson_iter_next(&field)) {
+         const char *key = bson_iter_key(&field);
+         if ((strcmp(key, "db") == 0 || strcmp(key, "coll") == 0) && !BSON_ITER_HOLDS_UTF8(&field)) {
+            duet_error_wrong_type(error, "$out", key, &field, "string");
+            return false;
+         }
+         if (strcmp(key, "db") == 0) {
+            *target_db = bson_iter_utf8(&field, NULL);
+         } else if (strcmp(key, "coll") == 0) {
+            *target_coll = bson_iter_utf8(&field, NULL);
+         } else {
+            duet_error_set(error, 40415, "BSON field '$out.%s' is an unknown field.", key);
+            return false;
+         }
+      }
+      if (!*target_coll) {
+         duet_error_set(error, 40414, "BSON field '$out.coll' is missing but a required field");
+         return false;
+      }
+   } else {
+      duet_error_set(error, 13111, "$out only supports a string or object argument, not %s",
+                     duet_bson_type_name(bson_iter_type(stage)));
+      return false;
+   }
+   return duet_store_validate_namespace(*target_db, *target_coll, error);
+}
+
+/* Creates `temp` like db.target: same options and secondary indexes (when the target exists). */
+static bool aggregate_prepare_temp(duet_session_t *session, const char *db, const char *target, const char *temp,
+                                   duet_error_t *error)
+{
+   duet_store_collection_info_t info;
+   bool exists = false;
+   if (!duet_store_collection_info(session, db, target, &info, &exists, error)) {
+      return false;
+   }
+   bool ok = duet_store_create_collection(session, db, temp, exists ? info.options : NULL, error);
+   if (exists) {
+      duet_store_collection_info_clear(&info);
+   }
+   if (!ok || !exists) {
+      return ok;
+   }
+   bson_t specs, secondary = BSON_INITIALIZER;
+   if (!duet_store_list_indexes(session, db, target, &specs, error)) {
+      bson_destroy(&specs);
+      bson_destroy(&secondary);
+      return false;
+   }
+   bson_iter_t iter;
+   bson_iter_init(&iter, &specs);
+   uint32_t count = 0;
+   while (bson_iter_next(&iter)) {
+      bson_iter_t name;
+      bson_iter_t field;
+      bson_iter_recurse(&iter, &field);
+      name = field;
+      if (bson_iter_find(&name, "name") && BSON_ITER_HOLDS_UTF8(&name) &&
+          strcmp(bson_iter_utf8(&name, NULL), "_id_") == 0) {
+         continue;
+      }
+      char key_buffer[16];
+      const char *key;
+      bson_uint32_to_string(count++, &key, key_buffer, sizeof key_buffer);
+      bson_append_iter(&secondary, key, -1, &iter);
+   }
+   bson_destroy(&specs);
+   if (count > 0) {
+      ok = duet_store_create_indexes(session, db, temp, &secondary, NULL, error);
+   }
+   bson_destroy(&secondary);
+   return ok;
+}
+
+static bool aggregate_run_out(duet_command_ctx_t *ctx, const char *collection, duet_pipeline_t *pipeline,
+                              const char *target_db, const char *target_coll, bson_t *reply, duet_error_t *error)
+{
+   if (strcmp(target_db, ctx->db) != 0) {
+      /* the store renames across databases, but the temporary collection lives in the source database */
+      duet_pipeline_destroy(pipeline);
+      duet_error_set(error, DUET_ERR_COMMAND_NOT_SUPPORTED, "$out to another database is not supported by duetd");
+      return false;
+   }
+   duet_session_t *session;
+   if (!duet_server_session_acquire(ctx->server, &session, error)) {
+      duet_pipeline_destroy(pipeline);
+      return false;
+   }
+   char temp[96];
+   uint8_t random[16];
+   duet_lsid_new(random);
+   snprintf(temp, sizeof temp, "tmp.agg_out.%02x%02x%02x%02x%02x%02x%02x%02x", random[0], random[1], random[2],
+            random[3], random[4], random[5], random[6], random[7]);
+   duet_cursor_source_t source = {NULL, NULL};
+   bool ok = duet_session_begin(session, error);
+   if (ok) {
+      ok = aggregate_prepare_temp(session, ctx->db, target_coll, temp, error);
+   }
+   duet_query_spec_t spec = {ctx->db, collection, NULL, pipeline, NULL, ctx->args.max_time_ms, session};
+   if (ok) {
+      ok = duet_query_open(ctx->server, &spec, &source, error);
+   } else {
+      duet_pipeline_destroy(pipeline);
+   }
+   while (ok) {
+      bson_t doc;
+      duet_cursor_step_t step = source.ops->next(source.state, &doc, error);
+      if (step == DUET_CURSOR_STEP_END) {
+         break;
+      }
+      if (step != DUET_CURSOR_STEP_DOC) {
+         ok = false;
+         break;
+      }
+      ok = duet_store_insert(session, ctx->db, temp, &doc, NULL, error);
+      bson_destroy(&doc);
+   }
+   if (source.ops) {
+      source.ops->destroy(source.state); /* before commit: the scan belongs to this transaction */
+   }
+   ok = ok && duet_store_rename_collection(session, ctx->db, temp, ctx->db, target_coll, true, error) &&
+        duet_session_commit(session, error);
+   duet_server_session_release(ctx->server, session); /* aborts when not committed */
+   if (ok) {
+      char ns[512];
+      snprintf(ns, sizeof ns, "%s.%s", ctx->db, collection ? collection : "$cmd.aggregate");
+      bson_t cursor, batch = BSON_INITIALIZER;
+      bson_append_document_begin(reply, "cursor", -1, &cursor);
+      BSON_APPEND_ARRAY(&cursor, "firstBatch", &batch);
+      BSON_APPEND_INT64(&cursor, "id", 0);
+      BSON_APPEND_UTF8(&cursor, "ns", ns);
+      bson_append_document_end(reply, &cursor);
+      bson_destroy(&batch);
+   }
+   return ok;
+}
+
+/* ---- aggregate ----------------------------------------------------------------------------- */
+
+bool duet_cmd_aggregate(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
+{
+   const char *collection;
+   if (!aggregate_collection(ctx, true, &collection, error)) {
+      return false;
+   }
+   bson_iter_t iter;
+   bool allow_disk_use = false;
+   int64_t batch_size = -1;
+   bool has_cursor = false, explain = false;
+   const bson_t *pipeline_doc = NULL;
+   bson_t pipeline_static;
+   bson_iter_init(&iter, ctx->command);
+   bson_iter_next(&iter);
+   while (bson_iter_next(&iter)) {
+      const char *key = bson_iter_key(&iter);
+      if (strcmp(key, "pipeline") == 0) {
+         if (!BSON_ITER_HOLDS_ARRAY(&iter)) {
+            duet_error_wrong_type(error, "aggregate", "pipeline", &iter, "array");
+            return false;
+         }
+         uint32_t length;
+         const uint8_t *data;
+         bson_iter_array(&iter, &length, &data);
+         bson_init_static(&pipeline_static, data, length);
+         pipeline_doc = &pipeline_static;
+      } else if (strcmp(key, "cursor") == 0) {
+         if (!BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+            duet_error_wrong_type(error, "aggregate", "cursor", &iter, "object");
+            return false;
+         }
+         has_cursor = true;
+         bson_iter_t child;
+         bson_iter_recurse(&iter, &child);
+         if (bson_iter_find(&child, "batchSize")) {
+            if (!BSON_ITER_HOLDS_NUMBER(&child) || bson_iter_as_int64(&child) < 0) {
+               duet_error_set(error, DUET_ERR_BAD_VALUE, "cursor.batchSize must be a non-negative number");
+               return false;
+            }
+            batch_size = bson_iter_as_int64(&child);
+         }
+      } else if (strcmp(key, "allowDiskUse") == 0) {
+         allow_disk_use = bson_iter_as_bool(&iter);
+      } else if (strcmp(key, "explain") == 0) {
+         explain = bson_iter_as_bool(&iter);
+      } else if (strcmp(key, "collation") == 0 || strcmp(key, "let") == 0) {
+         duet_error_set(error, DUET_ERR_COMMAND_NOT_SUPPORTED, "aggregate option '%s' is not supported by duetd", key);
+         return false;
+      } else if (strcmp(key, "hint") != 0 && strcmp(key, "bypassDocumentValidation") != 0 &&
+                 !duet_command_is_generic_field(key)) {
+         duet_error_set(error, 40415, "BSON field 'aggregate.%s' is an unknown field.", key);
+         return false;
+      }
+   }
+   if (!pipeline_doc) {
+      duet_error_set(error, 40414, "BSON field 'aggregate.pipeline' is missing but a required field");
+      return false;
+   }
+   if (explain) {
+      duet_error_set(error, DUET_ERR_COMMAND_NOT_SUPPORTED, "explain is not supported by duetd");
+      return false;
+   }
+   if (!has_cursor) {
+      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE,
+                     "The 'cursor' option is required, except for aggregate with the explain argument");
+      return false;
+   }
+   /* $out must be last; it is run here, the rest of the pipeline by the engine */
+   bson_t stages = BSON_INITIALIZER;
+   uint32_t stage_count = bson_count_keys(pipeline_doc);
+   const char *target_db = NULL, *target_coll = NULL;
+   uint32_t index = 0;
+   bson_iter_init(&iter, pipeline_doc);
+   while (bson_iter_next(&iter)) {
+      bson_iter_t stage;
+      if (BSON_ITER_HOLDS_DOCUMENT(&iter) && bson_iter_recurse(&iter, &stage) && bson_iter_next(&stage) &&
+          strcmp(bson_iter_key(&stage), "$out") == 0) {
+         if (index != stage_count - 1) {
+            bson_destroy(&stages);
+            duet_error_set(error, 40601, "$out can only be the final stage in the pipeline");
+            return false;
+         }
+         if (!aggregate_out_target(&stage, ctx->db, &target_db, &target_coll, error)) {
+            bson_destroy(&stages);
+            return false;
+         }
+         break;
+      }
+      char key_buffer[16];
+      const char *key;
+      bson_uint32_to_string(index++, &key, key_buffer, sizeof key_buffer);
+      bson_append_iter(&stages, key, -1, &iter);
+   }
+   duet_pipeline_options_t options = {NULL, allow_disk_use, 0};
+   duet_pipeline_t *pipeline = NULL;
+   bool ok = duet_pipeline_parse(&stages, &options, &pipeline, error);
+   bson_destroy(&stages);
+   if (!ok) {
+      return false;
+   }
+   if (target_coll) {
+      return aggregate_run_out(ctx, collection, pipeline, target_db, target_coll, reply, error);
+   }
+   duet_query_spec_t spec = {ctx->db, collection, NULL, pipeline, NULL, ctx->args.max_time_ms, NULL};
+   duet_cursor_source_t source;
+   if (!duet_query_open(ctx->server, &spec, &source, error)) {
+      return false;
+   }
+   char ns[512];
+   snprintf(ns, sizeof ns, "%s.%s", ctx->db, collection ? collection : "$cmd.aggregate");
+   duet_cursor_options_t cursor_options = DUET_CURSOR_OPTIONS_INIT;
+   cursor_options.batch_size = batch_size;
+   cursor_options.has_lsid = ctx->args.has_lsid;
+   memcpy(cursor_options.lsid, ctx->args.lsid, sizeof cursor_options.lsid);
+   return duet_cursor_reply_first(&ctx->server->cursors, ns, source, &cursor_options, reply, error);
+}
+
+/* ---- count ------------------------------------------------------------------------------------ */
+
+/* Builds [$match: query] from the command's `query` field (absent, null or {} → no stage). */
+static bool aggregate_query_stage(duet_command_ctx_t *ctx, bson_t *stages, uint32_t *count, duet_match_t **match,
+                                  duet_error_t *error)
+{
+   bson_iter_t iter;
+   *match = NULL;
+   if (!bson_iter_init_find(&iter, ctx->command, "query") || BSON_ITER_HOLDS_NULL(&iter)) {
+      return true;
+   }
+   if (!BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+      duet_error_wrong_type(error, ctx->entry->name, "query", &iter, "object");
+      return false;
+   }
+   uint32_t length;
+   const uint8_t *data;
+   bson_iter_document(&iter, &length, &data);
+   bson_t query;
+   bson_init_static(&query, data, length);
+   if (bson_empty(&query)) {
+      return true;
+   }
+   if (!duet_match_parse(&query, DUET_MATCH_FEATURES_DEFAULT, match, error)) {
+      return false;
+   }
+   duet_query_append_stage(stages, count, "$match", bson_iter_value(&iter));
+   return true;
+}
+
+bool duet_cmd_count(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
+{
+   const char *collection;
+   if (!aggregate_collection(ctx, false, &collection, error)) {
+      return false;
+   }
+   bson_t stages = BSON_INITIALIZER;
+   uint32_t stage_count = 0;
+   duet_match_t *match = NULL;
+   bool ok = aggregate_query_stage(ctx, &stages, &stage_count, &match, error);
+   for (int i = 0; ok && i < 2; i++) {
+      const char *field = i == 0 ? "skip" : "limit";
+      bson_iter_t iter;
+      if (!bson_iter_init_find(&iter, ctx->command, field) || BSON_ITER_HOLDS_NULL(&iter)) {
+         continue;
+      }
+      if (!BSON_ITER_HOLDS_NUMBER(&iter)) {
+         duet_error_wrong_type(error, "count", field, &iter, "long");
+         ok = false;
+         break;
+      }
+      int64_t value = bson_iter_as_int64(&iter);
+      if (i == 0 && value < 0) {
+         duet_error_set(error, 51024, "BSON field 'skip' value must be >= 0, actual value '%lld'", (long long)value);
+         ok = false;
+      } else if (value != 0) {
+         bson_value_t number = {.value_type = BSON_TYPE_INT64, .value.v_int64 = value < 0 ? -value : value};
+         duet_query_append_stage(&stages, &stage_count, i == 0 ? "$skip" : "$limit", &number);
+      }
+   }
+   duet_pipeline_t *pipeline = NULL;
+   ok = ok && duet_pipeline_parse(&stages, NULL, &pipeline, error);
+   bson_destroy(&stages);
+   duet_match_destroy(match);
+   if (!ok) {
+      return false;
+   }
+   int64_t n = 0;
+   if (stage_count == 0) {
+      duet_pipeline_destroy(pipeline);
+      duet_session_t *session;
+      if (!duet_server_session_acquire(ctx->server, &session, error)) {
+         return false;
+      }
+      ok = duet_store_count(session, ctx->db, collection, &n, error);
+      duet_server_session_release(ctx->server, session);
+   } else {
+      duet_query_spec_t spec = {ctx->db, collection, NULL, pipeline, NULL, ctx->args.max_time_ms, NULL};
+      duet_cursor_source_t source = {NULL, NULL}; /* set only when the open succeeds */
+      ok = duet_query_open(ctx->server, &spec, &source, error);
+      while (ok) {
+         bson_t doc;
+         duet_cursor_step_t step = source.ops->next(source.state, &doc, error);
+         if (step == DUET_CURSOR_STEP_END) {
+            break;
+         }
+         if (step != DUET_CURSOR_STEP_DOC) {
+            ok = false;
+            break;
+         }
+         bson_destroy(&doc);
+         n++;
+      }
+      if (source.ops) {
+         source.ops->destroy(source.state);
+      }
+   }
+   if (ok) {
+      if (n <= INT32_MAX) {
+         BSON_APPEND_INT32(reply, "n", (int32_t)n);
+      } else {
+         BSON_APPEND_INT64(reply, "n", n);
+      }
+   }
+   return ok;
+}
+
+/* ---- distinct ------------------------------------------------------------------------------------ */
+
+typedef struct distinct_values {
+   bson_value_t *values; /* owned copies */
+   size_t count, capacity;
+} distinct_values_t;
+
+static void distinct_add(distinct_values_t *set, const bson_value_t *value)
+{
+   if (set->count == set->capacity) {
+      set->capacity = set->capacity ? set->capacity * 2 : 16;
+      set->values = bson_realloc(set->values, sizeof *set->values * set->capacity);
+   }
+   bson_value_copy(value, &set->values[set->count++]);
+}
+
+/* Collects the values at dotted `path` of the document/array under `iter`, MongoDB's way:
+ * arrays met on the way are walked element by element, an array at the end adds its elements. */
+static void distinct_collect(bson_iter_t *container, const char *path, distinct_values_t *set, int depth)
+{
+   if (depth > 200) {
+      return;
+   }
+   const char *dot = strchr(path, '.');
+   size_t length = dot ? (size_t)(dot - path) : strlen(path);
+   bson_iter_t iter = *container;
+   while (bson_iter_next(&iter)) {
+      if (strlen(bson_iter_key(&iter)) != length || strncmp(bson_iter_key(&iter), path, length) != 0) {
+         continue;
+      }
+      if (dot) {
+         bson_iter_t child;
+         if (BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+            bson_iter_recurse(&iter, &child);
+            distinct_collect(&child, dot + 1, set, depth + 1);
+         } else if (BSON_ITER_HOLDS_ARRAY(&iter)) {
+            bson_iter_t element;
+            bson_iter_recurse(&iter, &element);
+            bson_iter_t by_index = element;
+            /* a numeric component indexes the array; otherwise every element document is walked */
+            distinct_collect(&by_index, dot + 1, set, depth + 1);
+            while (bson_iter_next(&element)) {
+               if (BSON_ITER_HOLDS_DOCUMENT(&element)) {
+                  bson_iter_recurse(&element, &child);
+                  distinct_collect(&child, dot + 1, set, depth + 1);
+               }
+            }
+         }
+      } else if (BSON_ITER_HOLDS_ARRAY(&iter)) {
+         bson_iter_t element;
+         bson_iter_recurse(&iter, &element);
+         while (bson_iter_next(&element)) {
+            distinct_add(set, bson_iter_value(&element));
+         }
+      } else {
+         distinct_add(set, bson_iter_value(&iter));
+      }
+      return;
+   }
+}
+
+static int distinct_compare(const void *a, const void *b)
+{
+   return duet_value_compare(a, b);
+}
+
+bool duet_cmd_distinct(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
+{
+   const char *collection;
+   if (!aggregate_collection(ctx, false, &collection, error)) {
+      return false;
+   }
+   bson_iter_t iter;
+   if (!bson_iter_init_find(&iter, ctx->command, "key")) {
+      duet_error_set(error, 40414, "BSON field 'distinct.key' is missing but a required field");
+      return false;
+   }
+   if (!BSON_ITER_HOLDS_UTF8(&iter)) {
+      duet_error_wrong_type(error, "distinct", "key", &iter, "string");
+      return false;
+   }
+   const char *key = bson_iter_utf8(&iter, NULL);
+   if (!*key) {
+      duet_error_set(error, DUET_ERR_BAD_VALUE, "FieldPath cannot be constructed with empty string");
+      return false;
+   }
+   bson_t stages = BSON_INITIALIZER;
+   uint32_t stage_count = 0;
+   duet_match_t *match = NULL;
+   duet_pipeline_t *pipeline = NULL;
+   bool ok = aggregate_query_stage(ctx, &stages, &stage_count, &match, error) &&
+             duet_pipeline_parse(&stages, NULL, &pipeline, error);
+   bson_destroy(&stages);
+   duet_match_destroy(match);
+   if (!ok) {
+      return false;
+   }
+   duet_query_spec_t spec = {ctx->db, collection, NULL, pipeline, NULL, ctx->args.max_time_ms, NULL};
+   duet_cursor_source_t source;
+   if (!duet_query_open(ctx->server, &spec, &source, error)) {
+      return false;
+   }
+   distinct_values_t set = {NULL, 0, 0};
+   for (;;) {
+      bson_t doc;
+      duet_cursor_step_t step = source.ops->next(source.state, &doc, error);
+      if (step == DUET_CURSOR_STEP_END) {
+         break;
+      }
+      if (step != DUET_CURSOR_STEP_DOC) {
+         ok = false;
+         break;
+      }
+      bson_iter_t fields;
+      bson_iter_init(&fields, &doc);
+      distinct_collect(&fields, key, &set, 0);
+      bson_destroy(&doc);
+   }
+   source.ops->destroy(source.state);
+   if (ok) {
+      if (set.count > 1) {
+         qsort(set.values, set.count, sizeof *set.values, distinct_compare);
+      }
+      bson_t values;
+      bson_append_array_begin(reply, "values", -1, &values);
+      uint32_t index = 0;
+      size_t bytes = 0;
+      for (size_t i = 0; i < set.count; i++) {
+         if (i > 0 && duet_value_compare(&set.values[i - 1], &set.values[i]) == 0) {
+            continue;
+         }
+         char key_buffer[16];
+         const char *array_key;
+         bson_uint32_to_string(index++, &array_key, key_buffer, sizeof key_buffer);
+         bson_append_value(&values, array_key, -1, &set.values[i]);
+         bytes = values.len;
+         if (bytes > DUET_WIRE_MAX_BSON_SIZE) {
+            break;
+         }
+      }
+      bson_append_array_end(reply, &values);
+      if (bytes > DUET_WIRE_MAX_BSON_SIZE) {
+         duet_error_set(error, 17217, "distinct too big, 16mb cap");
+         ok = false;
+      }
+   }
+   for (size_t i = 0; i < set.count; i++) {
+      bson_value_destroy(&set.values[i]);
+   }
+   bson_free(set.values);
+   return ok;
+}

@@ -1,0 +1,122 @@
+/*
+ * query.c — a store scan piped through a pipeline and a projection, as a
+ * cursor source (see query.h).
+ */
+#include "server/query.h"
+
+#include <string.h>
+
+typedef struct query_source {
+   duet_server_t *server;           /* borrowed */
+   duet_session_t *session;         /* the scan's session */
+   bool owns_session;               /* pooled (released at destroy) or borrowed */
+   duet_store_cursor_t *scan;       /* owned; NULL without a collection */
+   duet_pipeline_t *pipeline;       /* owned */
+   duet_pipeline_cursor_t *running; /* owned */
+   duet_projection_t *projection;   /* owned, may be NULL */
+   int64_t budget_us;               /* execution time left; -1 = unlimited */
+} query_source_t;
+
+static bool query_pull(void *context, const bson_t **doc, duet_error_t *error)
+{
+   query_source_t *query = context;
+   if (!query->scan) {
+      *doc = NULL;
+      return true;
+   }
+   return duet_store_cursor_next(query->scan, doc, error);
+}
+
+static duet_cursor_step_t query_next(void *state, bson_t *doc, duet_error_t *error)
+{
+   query_source_t *query = state;
+   const bson_t *next = NULL;
+   int64_t start = query->budget_us >= 0 ? duet_cursor_now_us() : 0;
+   bool ok = duet_pipeline_next(query->running, &next, error);
+   if (query->budget_us >= 0) {
+      /* like MongoDB, maxTimeMS bounds the time spent executing, summed over the command and its getMores */
+      query->budget_us -= duet_cursor_now_us() - start;
+      if (ok && query->budget_us < 0) {
+         duet_error_set(error, DUET_ERR_MAX_TIME_MS_EXPIRED, "operation exceeded time limit");
+         return DUET_CURSOR_STEP_ERROR;
+      }
+   }
+   if (!ok) {
+      return DUET_CURSOR_STEP_ERROR;
+   }
+   if (!next) {
+      return DUET_CURSOR_STEP_END;
+   }
+   if (query->projection) {
+      if (!duet_projection_apply(query->projection, next, NULL, doc, error)) {
+         bson_destroy(doc);
+         return DUET_CURSOR_STEP_ERROR;
+      }
+   } else {
+      bson_copy_to(next, doc);
+   }
+   return DUET_CURSOR_STEP_DOC;
+}
+
+static void query_destroy(void *state)
+{
+   query_source_t *query = state;
+   if (query->running) {
+      duet_pipeline_close(query->running);
+   }
+   duet_pipeline_destroy(query->pipeline);
+   if (query->scan) {
+      duet_store_cursor_destroy(query->scan);
+   }
+   duet_projection_destroy(query->projection);
+   if (query->owns_session) {
+      duet_server_session_release(query->server, query->session);
+   }
+   bson_free(query);
+}
+
+static const duet_cursor_source_ops_t query_ops = {query_next, NULL, NULL, query_destroy};
+
+bool duet_query_open(duet_server_t *server, duet_query_spec_t *spec, duet_cursor_source_t *source,
+                     duet_error_t *error)
+{
+   query_source_t *query = bson_malloc0(sizeof *query);
+   query->server = server;
+   query->pipeline = spec->pipeline;
+   query->projection = spec->projection;
+   query->budget_us = spec->max_time_ms > 0 ? spec->max_time_ms * 1000 : -1;
+   spec->pipeline = NULL;
+   spec->projection = NULL;
+   bool ok = true;
+   if (spec->collection) {
+      if (spec->session) {
+         query->session = spec->session;
+      } else {
+         ok = duet_server_session_acquire(server, &query->session, error);
+         query->owns_session = ok;
+      }
+      if (ok) {
+         duet_store_bound_t bound = {spec->id_equals, true};
+         ok = duet_store_scan(query->session, spec->db, spec->collection, spec->id_equals ? &bound : NULL,
+                              spec->id_equals ? &bound : NULL, false, &query->scan, error);
+      }
+   }
+   if (!ok) {
+      query_destroy(query);
+      return false;
+   }
+   query->running = duet_pipeline_open(query->pipeline, query_pull, query, NULL);
+   *source = (duet_cursor_source_t){&query_ops, query};
+   return true;
+}
+
+void duet_query_append_stage(bson_t *stages, uint32_t *count, const char *stage, const bson_value_t *value)
+{
+   char key_buffer[16];
+   const char *key;
+   bson_uint32_to_string((*count)++, &key, key_buffer, sizeof key_buffer);
+   bson_t doc;
+   bson_append_document_begin(stages, key, -1, &doc);
+   bson_append_value(&doc, stage, -1, value);
+   bson_append_document_end(stages, &doc);
+}
