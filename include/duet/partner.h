@@ -58,13 +58,13 @@ typedef enum {
 typedef struct duet_partner_spec {
    int32_t version;
    duet_partner_strategy_t strategy;
-   char *database; /* owned */
-   char *source;   /* owned: the existing collection */
-   char *partner;  /* owned: the partner collection; NULL for in-place */
-   bson_t *schema; /* owned: the partner's (in-place: the new) App Services schema */
-   bson_t *forward;  /* owned: BSON array of stage documents, source -> partner */
-   bson_t *reverse;  /* owned: BSON array of stage documents, partner -> source (empty in-place) */
-   bson_t *changes;  /* owned: BSON array of the plan's steps (informational, may be empty) */
+   char *database;     /* owned */
+   char *source;       /* owned: the existing collection */
+   char *partner;      /* owned: the partner collection; NULL for in-place */
+   bson_t *schema;     /* owned: the partner's (in-place: the new) App Services schema */
+   bson_t *forward;    /* owned: BSON array of stage documents, source -> partner */
+   bson_t *reverse;    /* owned: BSON array of stage documents, partner -> source (empty in-place) */
+   bson_t *changes;    /* owned: BSON array of the plan's steps (informational, may be empty) */
    int32_t chunk_size; /* options.chunk_size: documents per backfill transaction */
    bool allow_null;    /* options.allow_null: null accepted in optional properties */
 } duet_partner_spec_t;
@@ -119,8 +119,7 @@ typedef struct duet_partner_transform duet_partner_transform_t;
 /* Parses the spec's pipelines and schema.  Fails with 2 BadValue naming the field when a
  * pipeline is not per-document ("spec field 'forward': stage 1 ($sort) ...") and with the
  * pipeline's own error otherwise. */
-bool duet_partner_transform_new(const duet_partner_spec_t *spec, duet_partner_transform_t **out,
-                                duet_error_t *error);
+bool duet_partner_transform_new(const duet_partner_spec_t *spec, duet_partner_transform_t **out, duet_error_t *error);
 void duet_partner_transform_destroy(duet_partner_transform_t *transform);
 
 /* Applies one direction to `doc` (borrowed).  `out` is always initialized; the caller
@@ -193,8 +192,8 @@ typedef struct duet_partner_link duet_partner_link_t;
 ** *out is owned by the caller: duet_partner_link_destroy unregisters the mirrors (the
 ** persisted link stays, so a restart re-registers them).  The store must outlive it.
 */
-bool duet_partner_link_create(duet_session_t *session, const duet_partner_spec_t *spec,
-                              duet_partner_link_t **out, duet_error_t *error);
+bool duet_partner_link_create(duet_session_t *session, const duet_partner_spec_t *spec, duet_partner_link_t **out,
+                              duet_error_t *error);
 
 /* Re-registers the mirrors of every persisted link.  *links is an owned array of *count
  * owned links (duet_partner_links_free). */

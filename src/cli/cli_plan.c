@@ -13,25 +13,24 @@
 
 static void plan_usage(FILE *out)
 {
-   fprintf(out,
-           "usage: duet plan OLD NEW [-o SPEC] [--db NAME] [--collection NAME] [--partner NAME]\n"
-           "                 [--rename Coll.old=Coll.new]... [--rename-collection Old=New]...\n"
-           "                 [--strategy partner|in-place] [--json]\n"
-           "\n"
-           "Decides, for each change between two App Services schema files, what the App Services docs\n"
-           "prescribe, and writes a migration spec: a partner collection with forward and reverse\n"
-           "transforms for breaking changes, an in-place plan otherwise (see docs/partner.md).\n"
-           "\n"
-           "  -o SPEC                      write the spec to SPEC (default: standard output)\n"
-           "  --db NAME                    the database holding the collection (default: test)\n"
-           "  --collection NAME            the collection to plan for (default: the one that changed)\n"
-           "  --partner NAME               the partner collection (default: <collection>V2)\n"
-           "  --rename Coll.old=Coll.new   treat property 'old' of Coll as renamed to 'new'\n"
-           "  --rename-collection Old=New  treat object type/collection Old as renamed to New\n"
-           "  --strategy partner|in-place  force a strategy; in-place rewrites every existing document\n"
-           "  --json                       print the steps as JSON\n"
-           "\n"
-           "exit status: 0 no breaking change, 1 breaking change (spec written), 2 bad input\n");
+   fprintf(out, "usage: duet plan OLD NEW [-o SPEC] [--db NAME] [--collection NAME] [--partner NAME]\n"
+                "                 [--rename Coll.old=Coll.new]... [--rename-collection Old=New]...\n"
+                "                 [--strategy partner|in-place] [--json]\n"
+                "\n"
+                "Decides, for each change between two App Services schema files, what the App Services docs\n"
+                "prescribe, and writes a migration spec: a partner collection with forward and reverse\n"
+                "transforms for breaking changes, an in-place plan otherwise (see docs/partner.md).\n"
+                "\n"
+                "  -o SPEC                      write the spec to SPEC (default: standard output)\n"
+                "  --db NAME                    the database holding the collection (default: test)\n"
+                "  --collection NAME            the collection to plan for (default: the one that changed)\n"
+                "  --partner NAME               the partner collection (default: <collection>V2)\n"
+                "  --rename Coll.old=Coll.new   treat property 'old' of Coll as renamed to 'new'\n"
+                "  --rename-collection Old=New  treat object type/collection Old as renamed to New\n"
+                "  --strategy partner|in-place  force a strategy; in-place rewrites every existing document\n"
+                "  --json                       print the steps as JSON\n"
+                "\n"
+                "exit status: 0 no breaking change, 1 breaking change (spec written), 2 bad input\n");
 }
 
 /* Value of "--name value" or "--name=value"; advances *i.  NULL when argv[*i] is not it. */
@@ -158,8 +157,7 @@ int duet_cli_plan(int argc, char **argv)
       } else if (path_count < 2) {
          paths[path_count++] = argv[i];
       } else {
-         fprintf(stderr, "duet plan: unexpected argument '%s': give exactly two schema files, OLD and NEW\n",
-                 argv[i]);
+         fprintf(stderr, "duet plan: unexpected argument '%s': give exactly two schema files, OLD and NEW\n", argv[i]);
          goto done;
       }
    }
@@ -186,8 +184,7 @@ int duet_cli_plan(int argc, char **argv)
       bson_t report;
       bson_init(&report);
       BSON_APPEND_BOOL(&report, "breaking", breaking);
-      BSON_APPEND_UTF8(&report, "strategy",
-                       spec->strategy == DUET_PARTNER_STRATEGY_PARTNER ? "partner" : "in-place");
+      BSON_APPEND_UTF8(&report, "strategy", spec->strategy == DUET_PARTNER_STRATEGY_PARTNER ? "partner" : "in-place");
       if (spec->partner) {
          BSON_APPEND_UTF8(&report, "partner", spec->partner);
       }

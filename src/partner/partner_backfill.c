@@ -152,8 +152,7 @@ static void backfill_record_error(duet_partner_link_t *link, duet_session_t *ses
    duet_error_clear(&error);
 }
 
-bool duet_partner_backfill_step(duet_partner_link_t *link, duet_session_t *session, bool *finished,
-                                duet_error_t *error)
+bool duet_partner_backfill_step(duet_partner_link_t *link, duet_session_t *session, bool *finished, duet_error_t *error)
 {
    const duet_partner_spec_t *spec = link->spec;
    duet_partner_progress_t progress;
@@ -171,8 +170,7 @@ bool duet_partner_backfill_step(duet_partner_link_t *link, duet_session_t *sessi
       goto fail;
    }
    if (!found) {
-      duet_error_set(error, DUET_ERR_NO_SUCH_KEY, "partner link %s has no migration progress (retired?)",
-                     link->name);
+      duet_error_set(error, DUET_ERR_NO_SUCH_KEY, "partner link %s has no migration progress (retired?)", link->name);
       goto fail;
    }
    if (progress.finished) {

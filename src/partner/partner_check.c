@@ -37,8 +37,7 @@ void duet_partner_check_report_clear(duet_partner_check_report_t *report)
 
 /* Counts a problem and keeps it as an example while there is room. */
 static void check_record(duet_partner_check_report_t *report, duet_partner_check_kind_t kind, size_t max_examples,
-                         const bson_value_t *id, const char *reason, const bson_value_t *other_id,
-                         const bson_t *result)
+                         const bson_value_t *id, const char *reason, const bson_value_t *other_id, const bson_t *result)
 {
    report->counts[kind]++;
    if (report->counts[kind] > (int64_t)max_examples) {
@@ -54,8 +53,8 @@ static void check_record(duet_partner_check_report_t *report, duet_partner_check
    if (result) {
       BSON_APPEND_DOCUMENT(&entry, "result", result);
    }
-   partner_example_append(&report->examples, duet_partner_check_kind_name(kind), max_examples,
-                          report->counts[kind], &entry);
+   partner_example_append(&report->examples, duet_partner_check_kind_name(kind), max_examples, report->counts[kind],
+                          &entry);
    bson_destroy(&entry);
 }
 
@@ -96,8 +95,7 @@ static bool check_one(const duet_partner_spec_t *spec, const duet_partner_transf
          bson_value_destroy(&other);
       }
       if (!duet_partner_transform_apply(transform, DUET_PARTNER_REVERSE, &forward, &reverse, &failure)) {
-         check_record(report, DUET_PARTNER_CHECK_REVERSE_FAILED, max_examples, &id, failure.message, NULL,
-                      &forward);
+         check_record(report, DUET_PARTNER_CHECK_REVERSE_FAILED, max_examples, &id, failure.message, NULL, &forward);
          duet_error_clear(&failure);
       } else if (!duet_partner_docs_equal(&reverse, doc)) {
          check_record(report, DUET_PARTNER_CHECK_NOT_ROUND_TRIP, max_examples, &id,

@@ -22,19 +22,19 @@ typedef struct partner_side {
 } partner_side_t;
 
 struct duet_partner_link {
-   duet_store_t *store;                   /* borrowed; outlives the link */
-   duet_partner_spec_t *spec;             /* owned */
-   duet_partner_transform_t *transform;   /* owned */
-   char *name;                            /* owned: "<db>.<source>:<partner>" */
-   char *origin;                          /* owned: hook origin shared by both mirrors */
-   partner_side_t to_partner;             /* context of the hook on the source */
-   partner_side_t to_source;              /* context of the hook on the partner */
+   duet_store_t *store;                 /* borrowed; outlives the link */
+   duet_partner_spec_t *spec;           /* owned */
+   duet_partner_transform_t *transform; /* owned */
+   char *name;                          /* owned: "<db>.<source>:<partner>" */
+   char *origin;                        /* owned: hook origin shared by both mirrors */
+   partner_side_t to_partner;           /* context of the hook on the source */
+   partner_side_t to_source;            /* context of the hook on the partner */
    uint64_t hook_ids[2];
    bool hooks_registered;
-   atomic_int_fast64_t mirrored;          /* mirrored writes */
-   atomic_int_fast64_t mirror_errors;     /* mirrors that failed the original write */
-   int64_t run_started_us;                /* monotonic start of the current backfill run (0: none) */
-   int64_t run_done;                      /* documents done by the current run */
+   atomic_int_fast64_t mirrored;      /* mirrored writes */
+   atomic_int_fast64_t mirror_errors; /* mirrors that failed the original write */
+   int64_t run_started_us;            /* monotonic start of the current backfill run (0: none) */
+   int64_t run_done;                  /* documents done by the current run */
 };
 
 /* The link whose backfill the current thread is running (NULL: none): its mirrors skip the

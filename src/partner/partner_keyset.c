@@ -12,10 +12,10 @@
 #include <string.h>
 
 struct partner_keyset {
-   sqlite3 *db;            /* owned */
-   sqlite3_stmt *insert;   /* INSERT OR IGNORE */
-   sqlite3_stmt *select;   /* payload by key */
-   duet_key_t key;         /* scratch encoding */
+   sqlite3 *db;          /* owned */
+   sqlite3_stmt *insert; /* INSERT OR IGNORE */
+   sqlite3_stmt *select; /* payload by key */
+   duet_key_t key;       /* scratch encoding */
 };
 
 static bool keyset_fail(partner_keyset_t *set, duet_error_t *error)
@@ -117,8 +117,7 @@ bool partner_keyset_contains(partner_keyset_t *set, const bson_value_t *key, boo
    return keyset_select(set, found, NULL, error);
 }
 
-void partner_example_append(bson_t *examples, const char *kind, size_t max_examples, int64_t count,
-                            const bson_t *entry)
+void partner_example_append(bson_t *examples, const char *kind, size_t max_examples, int64_t count, const bson_t *entry)
 {
    /* examples holds one array per kind, appended at the end of the document as they come:
     * rebuild the kind's array by copying (examples are few, max_examples per kind) */

@@ -65,9 +65,9 @@ static bool mirror_failed(const partner_side_t *side, const duet_store_write_t *
    } else {
       cause = "the mirrored write failed";
    }
-   duet_error_wrap(error, "cannot mirror this write on %s.%s to %s collection %s.%s (partner link %s): %s",
-                   write->db, write->coll, side->direction == DUET_PARTNER_FORWARD ? "partner" : "source",
-                   link->spec->database, side->target, link->name, cause);
+   duet_error_wrap(error, "cannot mirror this write on %s.%s to %s collection %s.%s (partner link %s): %s", write->db,
+                   write->coll, side->direction == DUET_PARTNER_FORWARD ? "partner" : "source", link->spec->database,
+                   side->target, link->name, cause);
    return false;
 }
 
@@ -97,8 +97,9 @@ static bool mirror_hook(duet_session_t *session, const duet_store_write_t *write
       if (!duet_partner_transform_apply(link->transform, side->direction, write->old_doc, &transformed, error)) {
          bson_destroy(&transformed);
          return mirror_failed(side, write,
-                              side->direction == DUET_PARTNER_FORWARD ? "the forward transform of the deleted document failed"
-                                                                      : "the reverse transform of the deleted document failed",
+                              side->direction == DUET_PARTNER_FORWARD
+                                  ? "the forward transform of the deleted document failed"
+                                  : "the reverse transform of the deleted document failed",
                               error);
       }
       id_of(&transformed, &id);
@@ -206,7 +207,8 @@ static bool link_new(duet_store_t *store, const duet_partner_spec_t *spec, duet_
    }
    link->store = store;
    link->spec = duet_partner_spec_copy(spec);
-   link->name = bson_strdup_printf("%s.%s:%s", spec->database, spec->source, spec->partner ? spec->partner : "in-place");
+   link->name =
+       bson_strdup_printf("%s.%s:%s", spec->database, spec->source, spec->partner ? spec->partner : "in-place");
    link->origin = bson_strdup_printf("partner:%s", link->name);
    link->to_partner = (partner_side_t){link, DUET_PARTNER_FORWARD, link->spec->partner};
    link->to_source = (partner_side_t){link, DUET_PARTNER_REVERSE, link->spec->source};
@@ -293,8 +295,8 @@ static bool index_update(duet_session_t *session, const char *name, bool add, du
    return ok;
 }
 
-bool duet_partner_link_create(duet_session_t *session, const duet_partner_spec_t *spec,
-                              duet_partner_link_t **out, duet_error_t *error)
+bool duet_partner_link_create(duet_session_t *session, const duet_partner_spec_t *spec, duet_partner_link_t **out,
+                              duet_error_t *error)
 {
    duet_partner_link_t *link = NULL;
    bool exists = false, found = false;

@@ -11,11 +11,11 @@
 
 /* Stages being built: two arrays of stage documents. */
 typedef struct {
-   bson_t forward;    /* stages in order */
-   bson_t reverse;    /* stages in the order they were added; emitted reversed */
+   bson_t forward; /* stages in order */
+   bson_t reverse; /* stages in the order they were added; emitted reversed */
    uint32_t forward_count;
    uint32_t reverse_count;
-   bson_t changes;    /* array of step documents */
+   bson_t changes; /* array of step documents */
    uint32_t change_count;
 } plan_builder_t;
 
@@ -49,7 +49,7 @@ static const char *converter_for(duet_schema_bson_type_t type)
  * Unless keep_missing is false (the primary key), a missing field stays missing ($$REMOVE).
  */
 static void leaf_expression(bson_t *parent, const char *key, const char *path, const char *operator,
-                            const bson_value_t *literal, bool keep_missing, const char *copy_from)
+                            const bson_value_t * literal, bool keep_missing, const char *copy_from)
 {
    bson_t field, cond, if_expr, eq, type, ifnull, lit, conv;
    if (copy_from) {
@@ -100,7 +100,7 @@ static void leaf_expression(bson_t *parent, const char *key, const char *path, c
  * (a missing parent stays missing, a list of embedded objects is left as it is).
  */
 static void nested_expression(bson_t *parent, const char *key, const char *prefix, const char *rest,
-                              const char *operator, const bson_value_t *literal, bool keep_missing,
+                              const char *operator, const bson_value_t * literal, bool keep_missing,
                               const char *copy_from)
 {
    const char *dot = strchr(rest, '.');
@@ -141,7 +141,7 @@ static void nested_expression(bson_t *parent, const char *key, const char *prefi
 /* Appends {<stage_name>: {<top>: <expression>}} recomputing `path` (copy_from: a rename's
  * old path, whose value the new field takes). */
 static void set_stage_named(bson_t *stage, const char *stage_name, const char *path, const char *operator,
-                            const bson_value_t *literal, bool keep_missing, const char *copy_from)
+                            const bson_value_t * literal, bool keep_missing, const char *copy_from)
 {
    bson_t set;
    bson_init(stage);
@@ -158,14 +158,14 @@ static void set_stage_named(bson_t *stage, const char *stage_name, const char *p
 }
 
 /* {$addFields: ...} (the seeds' spelling) for conversions and fills. */
-static void set_stage(bson_t *stage, const char *path, const char *operator, const bson_value_t *literal,
+static void set_stage(bson_t *stage, const char *path, const char *operator, const bson_value_t * literal,
                       bool keep_missing)
 {
    set_stage_named(stage, "$addFields", path, operator, literal, keep_missing, NULL);
 }
 
 static void add_set(plan_builder_t *builder, bool forward, const char *path, const char *operator,
-                    const bson_value_t *literal, bool keep_missing)
+                    const bson_value_t * literal, bool keep_missing)
 {
    bson_t stage;
    set_stage(&stage, path, operator, literal, keep_missing);
@@ -215,7 +215,8 @@ static bool plan_type_change(plan_builder_t *builder, const duet_schema_change_t
       duet_error_set(error, DUET_ERR_BAD_VALUE,
                      "cannot propose a transform for property '%s.%s' (%s -> %s): no $convert operator produces "
                      "%s; write the forward and reverse stages in the spec by hand",
-                     change->collection, change->property, change->from, change->to, forward ? change->from : change->to);
+                     change->collection, change->property, change->from, change->to,
+                     forward ? change->from : change->to);
       return false;
    }
    bool keep_missing = !change->primary_key;
@@ -303,7 +304,9 @@ static bool plan_change(plan_builder_t *builder, const duet_schema_change_t *cha
    case DUET_CHANGE_ADD_OPTIONAL_PROPERTY:
    case DUET_CHANGE_ADD_DEFAULT_VALUE:
    case DUET_CHANGE_CHANGE_DEFAULT_VALUE:
-   case DUET_CHANGE_REMOVE_DEFAULT_VALUE: add_step(builder, change, "apply the schema change; no data moves"); return true;
+   case DUET_CHANGE_REMOVE_DEFAULT_VALUE:
+      add_step(builder, change, "apply the schema change; no data moves");
+      return true;
    case DUET_CHANGE_RENAME_OBJECT_TYPE:
       add_step(builder, change, "the partner collection carries the new name");
       return true;
@@ -403,8 +406,7 @@ static bool find_raw_schema(const bson_t *root, bool is_array, const duet_schema
 }
 
 /* The collection to plan for: the option, else the only one with changes. */
-static bool choose_collection(const duet_schema_diff_t *diff, const char *wanted, const char **out,
-                              duet_error_t *error)
+static bool choose_collection(const duet_schema_diff_t *diff, const char *wanted, const char **out, duet_error_t *error)
 {
    *out = wanted;
    if (wanted) {
@@ -470,8 +472,8 @@ bool duet_partner_plan_files(const char *old_path, const char *new_path, const d
          continue;
       }
       new_schema = change->new_schema;
-      collection_breaking = collection_breaking || change->server == DUET_VERDICT_BREAKING ||
-                            change->client == DUET_VERDICT_BREAKING;
+      collection_breaking =
+          collection_breaking || change->server == DUET_VERDICT_BREAKING || change->client == DUET_VERDICT_BREAKING;
    }
    if (!new_schema) {
       new_schema = duet_schema_set_find(new_set, old_schema->root.title);
@@ -503,8 +505,7 @@ bool duet_partner_plan_files(const char *old_path, const char *new_path, const d
       goto done;
    }
    if (!find_raw_schema(new_root, new_is_array, new_schema, &spec->schema)) {
-      duet_error_set(error, DUET_ERR_BAD_VALUE, "%s: cannot find the schema of '%s'", new_path,
-                     new_schema->root.title);
+      duet_error_set(error, DUET_ERR_BAD_VALUE, "%s: cannot find the schema of '%s'", new_path, new_schema->root.title);
       goto done;
    }
    for (size_t i = 0; i < diff->change_count; i++) {

@@ -310,8 +310,8 @@ bool duet_partner_spec_parse(const char *source_name, const uint8_t *data, size_
       start++;
    }
    if (start == len || data[start] != '{') {
-      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "%s: not a JSON object: a spec is one object {\"version\": 1, ...}",
-                     source_name);
+      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE,
+                     "%s: not a JSON object: a spec is one object {\"version\": 1, ...}", source_name);
       return false;
    }
    bson_t *doc = bson_new_from_json(data, (ssize_t)len, &json_error);

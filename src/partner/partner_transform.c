@@ -11,9 +11,9 @@
 #include <string.h>
 
 struct duet_partner_transform {
-   duet_pipeline_t *forward;   /* owned */
-   duet_pipeline_t *reverse;   /* owned; NULL for in-place specs */
-   duet_schema_set_t *schemas; /* owned: the spec's schema */
+   duet_pipeline_t *forward;    /* owned */
+   duet_pipeline_t *reverse;    /* owned; NULL for in-place specs */
+   duet_schema_set_t *schemas;  /* owned: the spec's schema */
    const duet_schema_t *schema; /* borrowed from schemas */
    unsigned validate_flags;
 };
@@ -71,8 +71,7 @@ static bool transform_parse(const bson_t *stages, const char *field, duet_pipeli
    return true;
 }
 
-bool duet_partner_transform_new(const duet_partner_spec_t *spec, duet_partner_transform_t **out,
-                                duet_error_t *error)
+bool duet_partner_transform_new(const duet_partner_spec_t *spec, duet_partner_transform_t **out, duet_error_t *error)
 {
    duet_partner_transform_t *transform = bson_malloc0(sizeof *transform);
    *out = NULL;

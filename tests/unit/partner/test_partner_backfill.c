@@ -155,7 +155,7 @@ static void test_backfill_resumes_and_keeps_mirrored_documents(void **state)
    assert_true(calls >= 3);
    ASSERT_OK(duet_partner_progress_get(link, f->session, &progress, error));
    assert_true(progress.finished);
-   assert_int_equal(progress.done, 10); /* 9 source documents + the mirrored 42 */
+   assert_int_equal(progress.done, 10);  /* 9 source documents + the mirrored 42 */
    assert_int_equal(progress.copied, 8); /* 7 and 42 were there already */
    assert_true(progress.rate > 0);
    duet_partner_progress_clear(&progress);
@@ -224,7 +224,8 @@ static void test_backfill_error_is_recorded(void **state)
    duet_partner_link_t *link = NULL;
    ASSERT_OK(duet_partner_link_create(f->session, spec, &link, error));
    duet_error_t err = DUET_ERROR_INIT;
-   ASSERT_FAILS(err, DUET_ERR_DOCUMENT_VALIDATION_FAILURE, duet_partner_backfill_run(link, f->session, NULL, NULL, error));
+   ASSERT_FAILS(err, DUET_ERR_DOCUMENT_VALIDATION_FAILURE,
+                duet_partner_backfill_run(link, f->session, NULL, NULL, error));
    assert_non_null(strstr(err.message, "backfill of partner link test.Task:TaskV2 stopped at source document"));
    duet_error_clear(&err);
    /* the failed chunk wrote nothing */

@@ -12,10 +12,10 @@
 #include <sys/wait.h>
 
 #define SPEC_JSON                                                                                                      \
-   "{\"version\": 1, \"database\": \"test\", \"source\": \"Task\", \"partner\": \"TaskV2\", \"schema\": {\"title\": " \
-   "\"Task\", \"bsonType\": \"object\", \"required\": [\"_id\", \"name\"], \"properties\": {\"_id\": {\"bsonType\": " \
-   "\"string\"}, \"name\": {\"bsonType\": \"string\"}, \"complete\": {\"bsonType\": \"bool\"}}}, \"forward\": "      \
-   "[{\"$addFields\": {\"_id\": {\"$toString\": \"$_id\"}}}], \"reverse\": [{\"$addFields\": {\"_id\": "              \
+   "{\"version\": 1, \"database\": \"test\", \"source\": \"Task\", \"partner\": \"TaskV2\", \"schema\": {\"title\": "  \
+   "\"Task\", \"bsonType\": \"object\", \"required\": [\"_id\", \"name\"], \"properties\": {\"_id\": {\"bsonType\": "  \
+   "\"string\"}, \"name\": {\"bsonType\": \"string\"}, \"complete\": {\"bsonType\": \"bool\"}}}, \"forward\": "        \
+   "[{\"$addFields\": {\"_id\": {\"$toString\": \"$_id\"}}}], \"reverse\": [{\"$addFields\": {\"_id\": "               \
    "{\"$toObjectId\": \"$_id\"}}}], \"options\": {\"chunk_size\": %d}}"
 
 /* Shared pool of the logical ids written so far (as ObjectIds). */
@@ -221,7 +221,7 @@ static void test_concurrent_writers_during_and_after_backfill(void **state)
          fail_msg("writer %d: %s", i, writers[i].failure);
       }
    }
-   assert_true(writes_during > 0);                                  /* writes happened during the backfill */
+   assert_true(writes_during > 0);                                      /* writes happened during the backfill */
    assert_true(atomic_load(&shared.writes) >= writes_during + 4 * 150); /* and after it */
    assert_true(duet_partner_link_mirrored(link) > 0);
    assert_int_equal(duet_partner_link_mirror_errors(link), 0);

@@ -7,8 +7,8 @@
 #include "partner_test.h"
 
 #define TASK_OLD                                                                                                       \
-   "{\"title\": \"Task\", \"bsonType\": \"object\", \"required\": [\"_id\", \"name\"], \"properties\": {\"_id\": "    \
-   "{\"bsonType\": \"%s\"}, \"name\": {\"bsonType\": \"string\"}, \"n\": {\"bsonType\": \"%s\"}, \"note\": "          \
+   "{\"title\": \"Task\", \"bsonType\": \"object\", \"required\": [\"_id\", \"name\"], \"properties\": {\"_id\": "     \
+   "{\"bsonType\": \"%s\"}, \"name\": {\"bsonType\": \"string\"}, \"n\": {\"bsonType\": \"%s\"}, \"note\": "           \
    "{\"bsonType\": \"string\"}%s}}"
 
 static char *write_temp(const char *text)
@@ -212,10 +212,11 @@ static void test_optional_required(void **state)
    bson_free(old_json);
    /* with a default, the default fills */
    old_json = bson_strdup_printf(TASK_OLD, "objectId", "int", "");
-   const char *with_default = "{\"title\": \"Task\", \"bsonType\": \"object\", \"required\": [\"_id\", \"name\", "
-                              "\"n\"], \"properties\": {\"_id\": {\"bsonType\": \"objectId\"}, \"name\": {\"bsonType\": "
-                              "\"string\"}, \"n\": {\"bsonType\": \"int\", \"default\": 3}, \"note\": {\"bsonType\": "
-                              "\"string\"}}}";
+   const char *with_default =
+       "{\"title\": \"Task\", \"bsonType\": \"object\", \"required\": [\"_id\", \"name\", "
+       "\"n\"], \"properties\": {\"_id\": {\"bsonType\": \"objectId\"}, \"name\": {\"bsonType\": "
+       "\"string\"}, \"n\": {\"bsonType\": \"int\", \"default\": 3}, \"note\": {\"bsonType\": "
+       "\"string\"}}}";
    spec = plan(old_json, with_default, NULL, &breaking);
    ASSERT_JSON_EQ(spec->forward, "{\"0\": {\"$addFields\": {\"n\": {\"$ifNull\": [\"$n\", {\"$literal\": 3}]}}}}");
    duet_partner_spec_destroy(spec);
@@ -251,8 +252,9 @@ static void test_non_breaking_in_place_with_update_value(void **state)
    /* make priority required */
    char *required = strstr(new_json, "\"required\": [\"_id\", \"name\"]");
    assert_non_null(required);
-   char *patched = bson_strdup_printf("%.*s\"required\": [\"_id\", \"name\", \"priority\"]%s", (int)(required - new_json),
-                                      new_json, required + strlen("\"required\": [\"_id\", \"name\"]"));
+   char *patched =
+       bson_strdup_printf("%.*s\"required\": [\"_id\", \"name\", \"priority\"]%s", (int)(required - new_json), new_json,
+                          required + strlen("\"required\": [\"_id\", \"name\"]"));
    bool breaking = true;
    duet_partner_spec_t *spec = plan(old_json, patched, NULL, &breaking);
    assert_false(breaking);
@@ -312,7 +314,8 @@ static void test_nested_property_type_change(void **state)
    duet_partner_spec_t *spec = plan(old_json, new_json, NULL, &breaking);
    assert_true(breaking);
    assert_string_equal(step_field(spec, 0, "property"), "address.zip");
-   round_trip(spec, "{\"_id\": {\"$oid\": \"5f1e2d3c4b5a697887766554\"}, \"address\": {\"zip\": 1234, \"city\": \"x\"}}",
+   round_trip(spec,
+              "{\"_id\": {\"$oid\": \"5f1e2d3c4b5a697887766554\"}, \"address\": {\"zip\": 1234, \"city\": \"x\"}}",
               "{\"_id\": {\"$oid\": \"5f1e2d3c4b5a697887766554\"}, \"address\": {\"zip\": \"1234\", \"city\": \"x\"}}");
    round_trip(spec, "{\"_id\": {\"$oid\": \"5f1e2d3c4b5a697887766554\"}, \"address\": {\"city\": \"x\"}}",
               "{\"_id\": {\"$oid\": \"5f1e2d3c4b5a697887766554\"}, \"address\": {\"city\": \"x\"}}");

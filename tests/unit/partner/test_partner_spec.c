@@ -96,7 +96,8 @@ typedef struct {
    const char *needle; /* must appear in the message */
 } bad_case_t;
 
-#define SCHEMA "\"schema\": {\"title\": \"T\", \"bsonType\": \"object\", \"properties\": {\"_id\": {\"bsonType\": \"string\"}}}"
+#define SCHEMA                                                                                                         \
+   "\"schema\": {\"title\": \"T\", \"bsonType\": \"object\", \"properties\": {\"_id\": {\"bsonType\": \"string\"}}}"
 #define BASE "\"version\": 1, \"database\": \"test\", \"source\": \"A\", \"partner\": \"B\", " SCHEMA
 
 static void test_bad_specs_name_the_field(void **state)
@@ -108,9 +109,11 @@ static void test_bad_specs_name_the_field(void **state)
        {"{\"database\": \"test\"}", DUET_ERR_BAD_VALUE, "field 'version' is missing"},
        {"{\"version\": 2}", DUET_ERR_BAD_VALUE, "field 'version' must be 1"},
        {"{\"version\": 1, \"source\": \"A\"}", DUET_ERR_BAD_VALUE, "field 'database' is missing"},
-       {"{\"version\": 1, \"database\": 5, \"source\": \"A\"}", DUET_ERR_TYPE_MISMATCH, "field 'database' must be a string"},
+       {"{\"version\": 1, \"database\": 5, \"source\": \"A\"}", DUET_ERR_TYPE_MISMATCH,
+        "field 'database' must be a string"},
        {"{" BASE ", \"forward\": {}, \"reverse\": []}", DUET_ERR_TYPE_MISMATCH, "field 'forward' must be an array"},
-       {"{" BASE ", \"forward\": [1], \"reverse\": []}", DUET_ERR_TYPE_MISMATCH, "field 'forward': stage 0 must be a document"},
+       {"{" BASE ", \"forward\": [1], \"reverse\": []}", DUET_ERR_TYPE_MISMATCH,
+        "field 'forward': stage 0 must be a document"},
        {"{" BASE ", \"forward\": []}", DUET_ERR_BAD_VALUE, "field 'reverse' is missing"},
        {"{" BASE ", \"forward\": [], \"reverse\": [], \"bogus\": 1}", DUET_ERR_BAD_VALUE, "unknown field 'bogus'"},
        {"{" BASE ", \"forward\": [], \"reverse\": [], \"options\": {\"chunk_size\": 0}}", DUET_ERR_BAD_VALUE,
@@ -121,9 +124,11 @@ static void test_bad_specs_name_the_field(void **state)
        {"{\"version\": 1, \"database\": \"test\", \"source\": \"A\", \"partner\": \"A\", " SCHEMA
         ", \"forward\": [], \"reverse\": []}",
         DUET_ERR_BAD_VALUE, "name the same collection"},
-       {"{\"version\": 1, \"database\": \"test\", \"source\": \"A\", \"partner\": \"B\", \"forward\": [], \"reverse\": []}",
+       {"{\"version\": 1, \"database\": \"test\", \"source\": \"A\", \"partner\": \"B\", \"forward\": [], \"reverse\": "
+        "[]}",
         DUET_ERR_BAD_VALUE, "field 'schema' is missing"},
-       {"{\"version\": 1, \"database\": \"test\", \"source\": \"A\", \"partner\": \"B\", \"schema\": {\"bsonType\": 3}, "
+       {"{\"version\": 1, \"database\": \"test\", \"source\": \"A\", \"partner\": \"B\", \"schema\": {\"bsonType\": "
+        "3}, "
         "\"forward\": [], \"reverse\": []}",
         0, "field 'schema'"},
        {"{\"version\": 1, \"strategy\": \"in-place\", \"database\": \"test\", \"source\": \"A\", " SCHEMA
@@ -136,8 +141,8 @@ static void test_bad_specs_name_the_field(void **state)
    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
       duet_partner_spec_t *spec = NULL;
       duet_error_t error = DUET_ERROR_INIT;
-      bool ok = duet_partner_spec_parse("test.json", (const uint8_t *)cases[i].json, strlen(cases[i].json), &spec,
-                                        &error);
+      bool ok =
+          duet_partner_spec_parse("test.json", (const uint8_t *)cases[i].json, strlen(cases[i].json), &spec, &error);
       if (ok) {
          fail_msg("case %zu parsed: %s", i, cases[i].json);
       }
@@ -167,10 +172,9 @@ static void test_in_place_spec(void **state)
 int main(void)
 {
    const struct CMUnitTest tests[] = {
-       cmocka_unit_test(test_seed_spec_parses),     cmocka_unit_test(test_write_then_parse_is_identity),
-       cmocka_unit_test(test_save_and_load),        cmocka_unit_test(test_bad_specs_name_the_field),
-       cmocka_unit_test(test_types_survive_writing),
-       cmocka_unit_test(test_in_place_spec),
+       cmocka_unit_test(test_seed_spec_parses),      cmocka_unit_test(test_write_then_parse_is_identity),
+       cmocka_unit_test(test_save_and_load),         cmocka_unit_test(test_bad_specs_name_the_field),
+       cmocka_unit_test(test_types_survive_writing), cmocka_unit_test(test_in_place_spec),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }

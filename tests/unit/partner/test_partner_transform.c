@@ -53,7 +53,8 @@ static void test_conversion_failure_keeps_code(void **state)
    duet_partner_spec_destroy(spec);
 }
 
-#define SCHEMA "\"schema\": {\"title\": \"T\", \"bsonType\": \"object\", \"properties\": {\"_id\": {\"bsonType\": \"int\"}}}"
+#define SCHEMA                                                                                                         \
+   "\"schema\": {\"title\": \"T\", \"bsonType\": \"object\", \"properties\": {\"_id\": {\"bsonType\": \"int\"}}}"
 
 static void test_not_per_document_rejected(void **state)
 {
@@ -69,16 +70,18 @@ static void test_not_per_document_rejected(void **state)
    duet_error_clear(&err);
    duet_partner_spec_destroy(spec);
 
-   spec = partner_test_spec_json("{\"version\": 1, \"database\": \"test\", \"source\": \"A\", \"partner\": \"B\", " SCHEMA
-                                 ", \"forward\": [], \"reverse\": [{\"$group\": {\"_id\": null}}]}");
+   spec =
+       partner_test_spec_json("{\"version\": 1, \"database\": \"test\", \"source\": \"A\", \"partner\": \"B\", " SCHEMA
+                              ", \"forward\": [], \"reverse\": [{\"$group\": {\"_id\": null}}]}");
    ASSERT_FAILS(err, DUET_ERR_BAD_VALUE, duet_partner_transform_new(spec, &transform, error));
    assert_non_null(strstr(err.message, "spec field 'reverse': stage 0 ($group)"));
    duet_error_clear(&err);
    duet_partner_spec_destroy(spec);
 
    /* an unknown stage keeps MongoDB's code and names the field */
-   spec = partner_test_spec_json("{\"version\": 1, \"database\": \"test\", \"source\": \"A\", \"partner\": \"B\", " SCHEMA
-                                 ", \"forward\": [{\"$frobnicate\": {}}], \"reverse\": []}");
+   spec =
+       partner_test_spec_json("{\"version\": 1, \"database\": \"test\", \"source\": \"A\", \"partner\": \"B\", " SCHEMA
+                              ", \"forward\": [{\"$frobnicate\": {}}], \"reverse\": []}");
    ASSERT_FAILS(err, 40324, duet_partner_transform_new(spec, &transform, error));
    assert_non_null(strstr(err.message, "spec field 'forward'"));
    duet_error_clear(&err);
@@ -88,18 +91,20 @@ static void test_not_per_document_rejected(void **state)
 static void test_dropped_or_idless_document_is_an_error(void **state)
 {
    (void)state;
-   duet_partner_spec_t *spec = partner_test_spec_json(
-       "{\"version\": 1, \"database\": \"test\", \"source\": \"A\", \"partner\": \"B\", " SCHEMA
-       ", \"forward\": [{\"$match\": {\"keep\": true}}], \"reverse\": [{\"$unset\": \"_id\"}]}");
+   duet_partner_spec_t *spec =
+       partner_test_spec_json("{\"version\": 1, \"database\": \"test\", \"source\": \"A\", \"partner\": \"B\", " SCHEMA
+                              ", \"forward\": [{\"$match\": {\"keep\": true}}], \"reverse\": [{\"$unset\": \"_id\"}]}");
    duet_partner_transform_t *transform = transform_of(spec);
    bson_t *doc = TEST_JSON("{\"_id\": 1, \"keep\": false}");
    bson_t out;
    duet_error_t err = DUET_ERROR_INIT;
-   ASSERT_FAILS(err, DUET_ERR_BAD_VALUE, duet_partner_transform_apply(transform, DUET_PARTNER_FORWARD, doc, &out, error));
+   ASSERT_FAILS(err, DUET_ERR_BAD_VALUE,
+                duet_partner_transform_apply(transform, DUET_PARTNER_FORWARD, doc, &out, error));
    assert_non_null(strstr(err.message, "forward transform dropped the document"));
    bson_destroy(&out);
    duet_error_clear(&err);
-   ASSERT_FAILS(err, DUET_ERR_BAD_VALUE, duet_partner_transform_apply(transform, DUET_PARTNER_REVERSE, doc, &out, error));
+   ASSERT_FAILS(err, DUET_ERR_BAD_VALUE,
+                duet_partner_transform_apply(transform, DUET_PARTNER_REVERSE, doc, &out, error));
    assert_non_null(strstr(err.message, "without an _id"));
    bson_destroy(&out);
    duet_error_clear(&err);
@@ -114,7 +119,8 @@ static void test_docs_equal(void **state)
    bson_t *a = TEST_JSON("{\"_id\": 1, \"x\": {\"b\": 2, \"a\": [1, {\"d\": 1, \"c\": 2}]}, \"y\": \"s\"}");
    bson_t *b = TEST_JSON("{\"y\": \"s\", \"x\": {\"a\": [1, {\"c\": 2, \"d\": 1}], \"b\": 2}, \"_id\": 1}");
    bson_t *c = TEST_JSON("{\"y\": \"s\", \"x\": {\"a\": [{\"c\": 2, \"d\": 1}, 1], \"b\": 2}, \"_id\": 1}");
-   bson_t *d = TEST_JSON("{\"_id\": {\"$numberLong\": \"1\"}, \"x\": {\"b\": 2, \"a\": [1, {\"d\": 1, \"c\": 2}]}, \"y\": \"s\"}");
+   bson_t *d = TEST_JSON(
+       "{\"_id\": {\"$numberLong\": \"1\"}, \"x\": {\"b\": 2, \"a\": [1, {\"d\": 1, \"c\": 2}]}, \"y\": \"s\"}");
    assert_true(duet_partner_docs_equal(a, a));
    assert_true(duet_partner_docs_equal(a, b));
    assert_false(duet_partner_docs_equal(a, c)); /* array order counts */
