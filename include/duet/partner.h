@@ -178,6 +178,8 @@ int64_t duet_partner_check_problems(const duet_partner_check_report_t *report);
 bool duet_partner_check(duet_session_t *session, const duet_partner_spec_t *spec, size_t max_examples,
                         duet_partner_check_report_t *report, duet_error_t *error);
 void duet_partner_check_report_clear(duet_partner_check_report_t *report);
+/* {scanned, problems, counts: {forward_failed, ...}, examples}; `out` initialized by the callee. */
+void duet_partner_check_report_to_bson(const duet_partner_check_report_t *report, bson_t *out);
 
 /* ---- links and mirrors ------------------------------------------------------------------------ */
 
@@ -253,6 +255,11 @@ bool duet_partner_backfill_run(duet_partner_link_t *link, duet_session_t *sessio
 bool duet_partner_progress_get(duet_partner_link_t *link, duet_session_t *session, duet_partner_progress_t *progress,
                                duet_error_t *error);
 
+/* A link's status for `duet status`: {name, strategy, database, source, partner?, state:
+ * "backfilling"|"mirroring"|"done", done, total, copied, rate, mirrored, mirror_errors, error?}.
+ * `out` is always initialized by the callee. */
+bool duet_partner_link_status(duet_partner_link_t *link, duet_session_t *session, bson_t *out, duet_error_t *error);
+
 /* ---- verify and retire ------------------------------------------------------------------------ */
 
 typedef struct duet_partner_verify_report {
@@ -275,6 +282,9 @@ int64_t duet_partner_verify_differences(const duet_partner_verify_report_t *repo
 bool duet_partner_verify(duet_session_t *session, const duet_partner_spec_t *spec, size_t max_examples,
                          duet_partner_verify_report_t *report, duet_error_t *error);
 void duet_partner_verify_report_clear(duet_partner_verify_report_t *report);
+/* {source_count, partner_count, differences, missing, extra, differing, failed, examples};
+ * `out` initialized by the callee. */
+void duet_partner_verify_report_to_bson(const duet_partner_verify_report_t *report, bson_t *out);
 
 typedef enum {
    DUET_PARTNER_KEEP_NEW, /* keep the partner, retire the source */

@@ -60,6 +60,12 @@ static void test_check_counts_every_problem(void **state)
    assert_int_equal(report.counts[DUET_PARTNER_CHECK_ID_COLLISION], 1);
    assert_int_equal(report.counts[DUET_PARTNER_CHECK_NOT_ROUND_TRIP], 0);
    assert_int_equal(duet_partner_check_problems(&report), 5);
+   bson_t as_bson;
+   duet_partner_check_report_to_bson(&report, &as_bson);
+   bson_iter_t counts;
+   assert_true(bson_iter_init(&counts, &as_bson) && bson_iter_find_descendant(&counts, "counts.id_collision", &counts));
+   assert_int_equal(bson_iter_int64(&counts), 1);
+   bson_destroy(&as_bson);
    assert_int_equal(example_count(&report.examples, "forward_failed"), 1);
    assert_int_equal(example_count(&report.examples, "reverse_failed"), 2);
    bson_iter_t iter;
@@ -171,6 +177,18 @@ static void test_backfill_resumes_and_keeps_mirrored_documents(void **state)
    assert_int_equal(partner_test_count(f->session, "TaskV2"), 10);
    assert_int_equal(partner_test_count(f->session, "Task"), 10);
 
+   bson_t status;
+   ASSERT_OK(duet_partner_link_status(link, f->session, &status, error));
+   bson_iter_t iter;
+   assert_true(bson_iter_init_find(&iter, &status, "state"));
+   assert_string_equal(bson_iter_utf8(&iter, NULL), "mirroring");
+   assert_true(bson_iter_init_find(&iter, &status, "done"));
+   assert_int_equal(bson_iter_int64(&iter), 10);
+   assert_true(bson_iter_init_find(&iter, &status, "mirrored"));
+   assert_int_equal(bson_iter_int64(&iter), 0); /* the client writes happened before the restore */
+   assert_false(bson_iter_init_find(&iter, &status, "error"));
+   bson_destroy(&status);
+
    duet_partner_verify_report_t report;
    ASSERT_OK(duet_partner_verify(f->session, spec, 3, &report, error));
    assert_int_equal(report.source_count, 10);
@@ -211,6 +229,11 @@ static void test_verify_reports_differences(void **state)
    assert_string_equal(bson_iter_utf8(&iter, NULL), "drifted");
    assert_true(bson_iter_init(&iter, &report.examples) && bson_iter_find_descendant(&iter, "extra.0._id", &iter));
    assert_string_equal(bson_iter_utf8(&iter, NULL), "77");
+   bson_t doc;
+   duet_partner_verify_report_to_bson(&report, &doc);
+   assert_true(bson_iter_init_find(&iter, &doc, "differences"));
+   assert_int_equal(bson_iter_int64(&iter), 3);
+   bson_destroy(&doc);
    duet_partner_verify_report_clear(&report);
    duet_partner_spec_destroy(spec);
 }
@@ -237,6 +260,13 @@ static void test_backfill_error_is_recorded(void **state)
    bson_iter_t iter;
    assert_true(bson_iter_init_find(&iter, &doc, "error"));
    bson_destroy(&doc);
+   bson_t status;
+   ASSERT_OK(duet_partner_link_status(link, f->session, &status, error));
+   assert_true(bson_iter_init_find(&iter, &status, "error"));
+   assert_non_null(strstr(bson_iter_utf8(&iter, NULL), "stopped at source document"));
+   assert_true(bson_iter_init_find(&iter, &status, "state"));
+   assert_string_equal(bson_iter_utf8(&iter, NULL), "backfilling");
+   bson_destroy(&status);
    duet_partner_link_destroy(link);
    duet_partner_spec_destroy(spec);
 }
