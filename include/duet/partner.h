@@ -19,7 +19,9 @@
  * Ownership.  Specs, transforms, links and reports are owned by the caller and freed with
  * their _destroy/_clear function.  Documents and strings passed in are borrowed.
  * Threads.  A transform is immutable and may be used by several threads.  A link's mirrors
- * run on whichever session writes (inside its transaction); its counters are atomic.
+ * run on whichever session writes (inside its transaction); its counters are atomic.  One
+ * thread at a time runs a link's backfill; destroy or retire a link only once its backfill
+ * has returned.
  */
 #ifndef DUET_PARTNER_H
 #define DUET_PARTNER_H

@@ -79,10 +79,11 @@ static bool progress_write(duet_partner_link_t *link, duet_session_t *session, c
 static void progress_rate(const duet_partner_link_t *link, duet_partner_progress_t *progress)
 {
    progress->rate = 0;
-   if (link->run_started_us) {
-      double seconds = (double)(bson_get_monotonic_time() - link->run_started_us) / 1e6;
+   int64_t started = atomic_load(&((duet_partner_link_t *)link)->run_started_us);
+   if (started) {
+      double seconds = (double)(bson_get_monotonic_time() - started) / 1e6;
       if (seconds > 0) {
-         progress->rate = (double)link->run_done / seconds;
+         progress->rate = (double)atomic_load(&((duet_partner_link_t *)link)->run_done) / seconds;
       }
    }
 }
@@ -232,7 +233,7 @@ bool duet_partner_backfill_step(duet_partner_link_t *link, duet_session_t *sessi
    if (!progress_write(link, session, &progress, error) || !duet_session_commit(session, error)) {
       goto fail;
    }
-   link->run_done += (int64_t)chunk_count;
+   atomic_fetch_add(&link->run_done, (int64_t)chunk_count);
    *finished = progress.finished;
    ok = true;
 
@@ -252,8 +253,8 @@ fail:
 bool duet_partner_backfill_run(duet_partner_link_t *link, duet_session_t *session, duet_partner_progress_fn fn,
                                void *context, duet_error_t *error)
 {
-   link->run_started_us = bson_get_monotonic_time();
-   link->run_done = 0;
+   atomic_store(&link->run_done, 0);
+   atomic_store(&link->run_started_us, bson_get_monotonic_time());
    for (;;) {
       bool finished = false;
       if (!duet_partner_backfill_step(link, session, &finished, error)) {

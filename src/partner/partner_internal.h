@@ -31,10 +31,10 @@ struct duet_partner_link {
    partner_side_t to_source;            /* context of the hook on the partner */
    uint64_t hook_ids[2];
    bool hooks_registered;
-   atomic_int_fast64_t mirrored;      /* mirrored writes */
-   atomic_int_fast64_t mirror_errors; /* mirrors that failed the original write */
-   int64_t run_started_us;            /* monotonic start of the current backfill run (0: none) */
-   int64_t run_done;                  /* documents done by the current run */
+   atomic_int_fast64_t mirrored;       /* mirrored writes */
+   atomic_int_fast64_t mirror_errors;  /* mirrors that failed the original write */
+   atomic_int_fast64_t run_started_us; /* monotonic start of the current backfill run (0: none); read by status */
+   atomic_int_fast64_t run_done;       /* documents done by the current run */
 };
 
 /* The link whose backfill the current thread is running (NULL: none): its mirrors skip the

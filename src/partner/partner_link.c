@@ -214,6 +214,8 @@ static bool link_new(duet_store_t *store, const duet_partner_spec_t *spec, duet_
    link->to_source = (partner_side_t){link, DUET_PARTNER_REVERSE, link->spec->source};
    atomic_init(&link->mirrored, 0);
    atomic_init(&link->mirror_errors, 0);
+   atomic_init(&link->run_started_us, 0);
+   atomic_init(&link->run_done, 0);
    *out = link;
    return true;
 }
