@@ -34,6 +34,7 @@
 #include "server/reply.c"
 #include "server/server.c"
 #include "server/wire.c"
+#include "server/cmd_write.c"
 
 #include <stdlib.h>
 

@@ -115,6 +115,9 @@ bool duet_cmd_get_more(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *err
 bool duet_cmd_kill_cursors(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
 bool duet_cmd_insert(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
 bool duet_cmd_find(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_update(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_delete(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_find_and_modify(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
 bool duet_cmd_aggregate(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
 bool duet_cmd_count(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
 bool duet_cmd_distinct(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);

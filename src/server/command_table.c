@@ -15,12 +15,14 @@ static const duet_command_t command_table[] = {
    {"count", duet_cmd_count, DUET_CMD_READ, "count objects in collection"},
    {"create", duet_cmd_create, DUET_CMD_WRITE, "explicitly creates a collection"},
    {"createIndexes", duet_cmd_create_indexes, DUET_CMD_WRITE, "Create indexes."},
+   {"delete", duet_cmd_delete, DUET_CMD_WRITE, "delete documents"},
    {"distinct", duet_cmd_distinct, DUET_CMD_READ, "{ distinct : 'collection name' , key : 'a.b' , query : {} }"},
    {"drop", duet_cmd_drop, DUET_CMD_WRITE, "drop a collection"},
    {"dropDatabase", duet_cmd_drop_database, DUET_CMD_WRITE, "drop (delete) this database"},
    {"dropIndexes", duet_cmd_drop_indexes, DUET_CMD_WRITE, "drop indexes for a collection"},
    {"endSessions", duet_cmd_end_sessions, DUET_CMD_NO_SESSION, "end a set of logical sessions"},
    {"find", duet_cmd_find, DUET_CMD_READ, "query for documents"},
+   {"findAndModify", duet_cmd_find_and_modify, DUET_CMD_WRITE, "{ findAndModify: \"collection\", query: {processed:false}, update: {$set: {processed:true}}, new: true}"},
    {"getLog", duet_cmd_get_log, DUET_CMD_ADMIN_ONLY, "{ getLog : '*' }  OR { getLog : 'global' } OR { getLog : 'startupWarnings' }"},
    {"getMore", duet_cmd_get_more, DUET_CMD_READ, "retrieve more results from an existing cursor"},
    {"getParameter", duet_cmd_get_parameter, DUET_CMD_ADMIN_ONLY, "get administrative option(s)"},
@@ -38,6 +40,7 @@ static const duet_command_t command_table[] = {
    {"renameCollection", duet_cmd_rename_collection, DUET_CMD_WRITE | DUET_CMD_ADMIN_ONLY, "renames a collection"},
    {"serverStatus", duet_cmd_server_status, 0, "returns lots of administrative server statistics"},
    {"startSession", duet_cmd_start_session, DUET_CMD_NO_SESSION, "start a logical session"},
+   {"update", duet_cmd_update, DUET_CMD_WRITE, "update documents"},
    {"whatsmyuri", duet_cmd_whatsmyuri, 0, "{whatsmyuri:1}"},
 };
 
@@ -48,6 +51,7 @@ static const struct {
 } command_aliases[] = {
    {"ismaster", "isMaster"},
    {"buildinfo", "buildInfo"},
+   {"findandmodify", "findAndModify"},
 };
 
 const duet_command_t *duet_command_table(size_t *count)
