@@ -2,6 +2,7 @@
  * pipeline_exec.c — running a parsed pipeline: a pull-based cursor where each stage asks its
  * upstream for one document at a time ($sort, $group and $count drain their input first),
  * the per-document fast path duet_pipeline_apply(), $replaceRoot, $unwind and $documents.
+ * $lookup runs per document through lookup_apply() (pipeline_lookup.c).
  *
  * Lifetimes: a stage's output document lives in its runtime slot until the stage is pulled
  * again; $match passes its upstream's document through unchanged (borrowed the same way).
@@ -170,6 +171,7 @@ static bool apply_stage(const pipeline_stage_t *stage, const bson_t *doc, const 
    }
    case STAGE_PROJECTION: return projection_apply(stage->projection, doc, env, out, error);
    case STAGE_REPLACE_ROOT: return replace_root(stage, doc, env, out, error);
+   case STAGE_LOOKUP: return lookup_apply(stage->lookup, doc, env, out, error);
    default: duet_error_set(error, DUET_ERR_BAD_VALUE, "%s is not a per-document stage", stage->name); return false;
    }
 }
@@ -496,6 +498,7 @@ static bool pull(duet_pipeline_cursor_t *cursor, ptrdiff_t index, const bson_t *
    case STAGE_MATCH:
    case STAGE_PROJECTION:
    case STAGE_REPLACE_ROOT:
+   case STAGE_LOOKUP:
       for (;;) {
          const bson_t *input;
          runtime_reset_output(rt);

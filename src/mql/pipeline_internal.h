@@ -90,6 +90,24 @@ bool group_state_add(group_state_t *state, const bson_t *doc, const duet_expr_en
 void group_state_finish(group_state_t *state, bson_t ***docs, size_t *count);
 void group_state_destroy(group_state_t *state);
 
+/* ---- $lookup (pipeline_lookup.c) --------------------------------------------------------- */
+
+typedef struct lookup_spec lookup_spec_t;
+
+/* Parses a $lookup stage's value.  `options` are the enclosing pipeline's (scope, storage,
+ * memory limit), inherited by the sub-pipeline. */
+bool lookup_parse(const bson_value_t *value, const duet_pipeline_options_t *options, lookup_spec_t **out,
+                  duet_error_t *error);
+void lookup_destroy(lookup_spec_t *spec);
+/* Runs the join for one input document (borrowed), appending the result document to `out`
+ * (initialized by the caller). */
+bool lookup_apply(const lookup_spec_t *spec, const bson_t *doc, const duet_expr_env_t *env, bson_t *out,
+                  duet_error_t *error);
+
+/* Parses a pipeline; `in_lookup` refuses $out/$merge with 51047 (40601 when not last). */
+bool pipeline_parse_internal(const bson_t *pipeline, const duet_pipeline_options_t *options, bool in_lookup,
+                             duet_pipeline_t **out, duet_error_t *error);
+
 /* ---- stages --------------------------------------------------------------------------------- */
 
 typedef enum {
@@ -103,6 +121,7 @@ typedef enum {
    STAGE_GROUP,
    STAGE_UNWIND,
    STAGE_DOCUMENTS,
+   STAGE_LOOKUP,
 } stage_kind_t;
 
 typedef struct pipeline_stage {
@@ -117,6 +136,7 @@ typedef struct pipeline_stage {
    char *index_field;        /* $unwind includeArrayIndex */
    bool preserve;            /* $unwind preserveNullAndEmptyArrays */
    group_spec_t *group;      /* $group */
+   lookup_spec_t *lookup;    /* $lookup */
 } pipeline_stage_t;
 
 struct duet_pipeline {

@@ -18,6 +18,7 @@ static void stage_clear(pipeline_stage_t *stage)
    bson_free(stage->field);
    bson_free(stage->index_field);
    group_spec_destroy(stage->group);
+   lookup_destroy(stage->lookup);
    memset(stage, 0, sizeof *stage);
 }
 
@@ -242,8 +243,9 @@ static bool parse_unwind(pipeline_stage_t *stage, const bson_value_t *value, due
 }
 
 static bool parse_stage(duet_pipeline_t *pipeline, pipeline_stage_t *stage, const bson_t *spec, size_t position,
-                        const duet_expr_scope_t *scope, duet_error_t *error)
+                        const duet_pipeline_options_t *options, duet_error_t *error)
 {
+   const duet_expr_scope_t *scope = options ? options->scope : NULL;
    static const struct {
       const char *name;
       stage_kind_t kind;
@@ -262,6 +264,7 @@ static bool parse_stage(duet_pipeline_t *pipeline, pipeline_stage_t *stage, cons
        {"$group", STAGE_GROUP},
        {"$unwind", STAGE_UNWIND},
        {"$documents", STAGE_DOCUMENTS},
+       {"$lookup", STAGE_LOOKUP},
    };
    (void)pipeline;
    bson_iter_t iter;
@@ -278,9 +281,9 @@ static bool parse_stage(duet_pipeline_t *pipeline, pipeline_stage_t *stage, cons
       }
    }
    if (found < 0) {
-      if (strcmp(name, "$lookup") == 0 || strcmp(name, "$out") == 0 || strcmp(name, "$merge") == 0) {
+      if (strcmp(name, "$out") == 0 || strcmp(name, "$merge") == 0) {
          duet_error_set(error, DUET_ERR_COMMAND_NOT_SUPPORTED,
-                        "%s needs a storage callback and is not supported by duet_pipeline", name);
+                        "%s is carried out by the store (duet_store_aggregate), not by duet_pipeline", name);
       } else {
          duet_error_set(error, 40324, "Unrecognized pipeline stage name: '%s'", name);
       }
@@ -326,12 +329,48 @@ static bool parse_stage(duet_pipeline_t *pipeline, pipeline_stage_t *stage, cons
          return false;
       }
       return duet_expr_parse(value, scope, &stage->expr, error);
+   case STAGE_LOOKUP: return lookup_parse(value, options, &stage->lookup, error);
    }
    return false;
 }
 
+/* Inside a $lookup sub-pipeline, $out and $merge are refused after every stage parsed, as
+ * MongoDB validates positions (40601) and then the sub-pipeline's stages (51047). */
+static bool check_lookup_stages(const bson_t *pipeline, duet_error_t *error)
+{
+   bson_iter_t iter;
+   uint32_t count = bson_count_keys(pipeline), position = 0;
+   const char *refused = NULL;
+   bson_iter_init(&iter, pipeline);
+   while (bson_iter_next(&iter)) {
+      bson_iter_t stage;
+      if (BSON_ITER_HOLDS_DOCUMENT(&iter) && bson_iter_recurse(&iter, &stage) && bson_iter_next(&stage)) {
+         const char *name = bson_iter_key(&stage);
+         if (strcmp(name, "$out") == 0 || strcmp(name, "$merge") == 0) {
+            if (position + 1 != count) {
+               duet_error_set(error, 40601, "%s can only be the final stage in the pipeline", name);
+               return false;
+            }
+            refused = name;
+         }
+      }
+      position++;
+   }
+   if (refused) {
+      duet_error_set(error, 51047, "%s is not allowed within a $lookup's sub-pipeline", refused);
+      return false;
+   }
+   return true;
+}
+
 bool duet_pipeline_parse(const bson_t *pipeline, const duet_pipeline_options_t *options, duet_pipeline_t **out,
                          duet_error_t *error)
+{
+   return pipeline_parse_internal(pipeline, options, false, out, error);
+}
+
+bool pipeline_parse_internal(const bson_t *pipeline, const duet_pipeline_options_t *options, bool in_lookup,
+                             duet_pipeline_t **out, duet_error_t *error)
 {
    *out = NULL;
    duet_pipeline_t *result = bson_malloc0(sizeof *result);
@@ -339,7 +378,6 @@ bool duet_pipeline_parse(const bson_t *pipeline, const duet_pipeline_options_t *
    result->stages = bson_malloc0((n ? n : 1) * sizeof *result->stages);
    result->memory_limit = options && options->memory_limit ? options->memory_limit : DUET_PIPELINE_MEMORY_LIMIT_DEFAULT;
    result->allow_disk_use = options && options->allow_disk_use;
-   const duet_expr_scope_t *scope = options ? options->scope : NULL;
    bson_iter_t iter;
    if (!bson_iter_init(&iter, pipeline)) {
       duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "invalid pipeline");
@@ -355,11 +393,21 @@ bool duet_pipeline_parse(const bson_t *pipeline, const duet_pipeline_options_t *
       const uint8_t *data;
       bson_iter_document(&iter, &length, &data);
       bson_init_static(&spec, data, length);
-      if (!parse_stage(result, &result->stages[result->count], &spec, result->count, scope, error)) {
+      if (in_lookup) {
+         bson_iter_t name;
+         if (bson_iter_init(&name, &spec) && bson_iter_next(&name) &&
+             (strcmp(bson_iter_key(&name), "$out") == 0 || strcmp(bson_iter_key(&name), "$merge") == 0)) {
+            continue; /* refused below, once every other stage parsed */
+         }
+      }
+      if (!parse_stage(result, &result->stages[result->count], &spec, result->count, options, error)) {
          stage_clear(&result->stages[result->count]);
          goto fail;
       }
       result->count++;
+   }
+   if (in_lookup && !check_lookup_stages(pipeline, error)) {
+      goto fail;
    }
    *out = result;
    return true;
