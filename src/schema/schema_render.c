@@ -12,16 +12,31 @@
    "If your app is running in development mode, you can delete the realm and restart the app to update your schema."
 
 /* "- line1\n- line2" from the '\n'-separated explainer lines.  Caller frees. */
-static char *realm_lines(const char *message)
+/* Realm lines of one change, each prefixed "- ".  With `refused_only`, lines Realm's
+ * additive check never refuses ("... has been added.", the new half of a rename seen as
+ * remove + add) are left out, so the refusal message lists only what cannot be made. */
+static char *realm_lines_filtered(const char *message, bool refused_only)
 {
+   static const char added[] = " has been added.";
    char *result = NULL;
    const char *line = message;
    while (line && *line) {
       const char *end = strchr(line, '\n');
       size_t len = end ? (size_t)(end - line) : strlen(line);
-      duet_schema_append(&result, "%s- %.*s", result ? "\n" : "", (int)len, line);
+      bool is_addition = (strncmp(line, "Property '", 10) == 0 || strncmp(line, "Class '", 7) == 0) &&
+                         len >= sizeof added - 1 &&
+                         memcmp(line + len - (sizeof added - 1), added, sizeof added - 1) == 0;
+      if (!(refused_only && is_addition)) {
+         duet_schema_append(&result, "%s- %.*s", result ? "\n" : "", (int)len, line);
+      }
       line = end ? end + 1 : NULL;
    }
+   return result;
+}
+
+static char *realm_lines(const char *message)
+{
+   char *result = realm_lines_filtered(message, false);
    return result ? result : bson_strdup("");
 }
 
@@ -100,9 +115,11 @@ char *duet_schema_diff_realm_message(const duet_schema_diff_t *diff)
    for (size_t i = 0; i < diff->change_count; i++) {
       const duet_schema_change_t *change = &diff->changes[i];
       if (change_is_breaking(change) && change->message) {
-         char *lines = realm_lines(change->message);
-         duet_schema_append(&message, "\n%s", lines);
-         bson_free(lines);
+         char *lines = realm_lines_filtered(change->message, true);
+         if (lines) {
+            duet_schema_append(&message, "\n%s", lines);
+            bson_free(lines);
+         }
       }
    }
    duet_schema_append(&message, "\n%s", REALM_DEVELOPMENT_TRAILER);

@@ -268,6 +268,13 @@ static void test_rename_property(void **state)
    assert_string_equal(c->to, "title");
    assert_string_equal(c->property, "name");
    assert_true(f.diff->breaking);
+   /* Realm's refusal lists only what additive mode cannot make: the removal, not the addition */
+   char *message = duet_schema_diff_realm_message(f.diff);
+   assert_string_equal(message, "The following changes cannot be made in additive-only schema mode:\n"
+                                "- Property 'Task.name' has been removed.\n"
+                                "If your app is running in development mode, you can delete the realm and restart "
+                                "the app to update your schema.");
+   bson_free(message);
    diff_fixture_destroy(&f);
 
    /* different types: no suggestion */
@@ -440,6 +447,13 @@ static void test_primary_key_added_and_removed(void **state)
                  "Property 'Task._id' has been added.\nPrimary Key for class 'Task' has been added.");
    assert_true(c->primary_key);
    assert_true(f.diff->breaking);
+   /* adding a primary key is refused in additive mode; the added column itself is not */
+   char *added = duet_schema_diff_realm_message(f.diff);
+   assert_string_equal(added, "The following changes cannot be made in additive-only schema mode:\n"
+                              "- Primary Key for class 'Task' has been added.\n"
+                              "If your app is running in development mode, you can delete the realm and restart "
+                              "the app to update your schema.");
+   bson_free(added);
    diff_fixture_destroy(&f);
    f = diff_json(with, without);
    c = only_change(&f);
