@@ -23,6 +23,7 @@
 #include "server/cmd_crud.c"
 #include "server/cmd_cursor.c"
 #include "server/cmd_hello.c"
+#include "server/cmd_partner.c"
 #include "server/cmd_session.c"
 #include "server/command_table.c"
 #include "server/conn.c"

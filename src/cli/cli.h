@@ -16,5 +16,10 @@ typedef struct {
 
 int duet_cli_diff(int argc, char **argv);
 int duet_cli_plan(int argc, char **argv);
+int duet_cli_check(int argc, char **argv);
+int duet_cli_apply(int argc, char **argv);
+int duet_cli_status(int argc, char **argv);
+int duet_cli_verify(int argc, char **argv);
+int duet_cli_retire(int argc, char **argv);
 
 #endif /* DUET_CLI_H */

@@ -9,6 +9,11 @@
 static const duet_cli_command_t duet_cli_commands[] = {
    {"diff", duet_cli_diff, "classify the changes between two schemas"},
    {"plan", duet_cli_plan, "write the migration spec for the changes between two schemas"},
+   {"check", duet_cli_check, "dry run of a migration spec over the data on duetd"},
+   {"apply", duet_cli_apply, "start a migration on duetd and follow its backfill"},
+   {"status", duet_cli_status, "state and progress of the migrations on duetd"},
+   {"verify", duet_cli_verify, "compare both sides of a migration on duetd"},
+   {"retire", duet_cli_retire, "end a migration on duetd (--keep old|new [--drop])"},
 };
 
 static void usage(FILE *out)

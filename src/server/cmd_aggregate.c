@@ -4,6 +4,7 @@
  * the results go to a temporary collection created with the target's options
  * and indexes, which then replaces the target — all or nothing.
  */
+#include "server/cmd_partner.h"
 #include "server/command.h"
 #include "server/query.h"
 
@@ -132,6 +133,10 @@ static bool aggregate_run_out(duet_command_ctx_t *ctx, const char *collection, d
       /* the store renames across databases, but the temporary collection lives in the source database */
       duet_pipeline_destroy(pipeline);
       duet_error_set(error, DUET_ERR_COMMAND_NOT_SUPPORTED, "$out to another database is not supported by duetd");
+      return false;
+   }
+   if (!duet_partner_server_check_write_target(ctx->server, target_db, target_coll, "$out", error)) {
+      duet_pipeline_destroy(pipeline);
       return false;
    }
    duet_session_t *session;

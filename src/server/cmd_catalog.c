@@ -3,6 +3,7 @@
  * listDatabases, listCollections, create, drop, dropDatabase,
  * renameCollection, collMod, listIndexes, createIndexes, dropIndexes.
  */
+#include "server/cmd_partner.h"
 #include "server/command.h"
 
 #include <duet/mql_match.h>
@@ -411,7 +412,8 @@ bool duet_cmd_coll_mod(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *err
    }
    bson_t changes;
    catalog_options(ctx, &changes);
-   bool ok = duet_store_coll_mod(session, ctx->db, collection, &changes, error);
+   bool ok = duet_partner_server_check_coll_mod(ctx->server, ctx->db, collection, &changes, error) &&
+             duet_store_coll_mod(session, ctx->db, collection, &changes, error);
    bson_destroy(&changes);
    duet_server_session_release(ctx->server, session);
    return ok;

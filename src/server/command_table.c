@@ -2,6 +2,7 @@
  * command_table.c — every command duetd answers, as data, and listCommands
  * which reads the same table.  A name not found here answers 59 CommandNotFound.
  */
+#include "server/cmd_partner.h"
 #include "server/command.h"
 
 #include <string.h>
@@ -20,6 +21,11 @@ static const duet_command_t command_table[] = {
    {"drop", duet_cmd_drop, DUET_CMD_WRITE, "drop a collection"},
    {"dropDatabase", duet_cmd_drop_database, DUET_CMD_WRITE, "drop (delete) this database"},
    {"dropIndexes", duet_cmd_drop_indexes, DUET_CMD_WRITE, "drop indexes for a collection"},
+   {"duetApply", duet_cmd_duet_apply, DUET_CMD_WRITE | DUET_CMD_ADMIN_ONLY, "starts a partner-collection migration: {duetApply: 1, spec: {...}} (docs/partner.md)"},
+   {"duetCheck", duet_cmd_duet_check, DUET_CMD_READ | DUET_CMD_ADMIN_ONLY, "dry run of a migration spec over the data: {duetCheck: 1, spec: {...}}"},
+   {"duetRetire", duet_cmd_duet_retire, DUET_CMD_WRITE | DUET_CMD_ADMIN_ONLY, "ends a migration: {duetRetire: 1, name|spec, keep: \"old\"|\"new\", drop: bool}"},
+   {"duetStatus", duet_cmd_duet_status, DUET_CMD_READ | DUET_CMD_ADMIN_ONLY, "state and progress of the migrations: {duetStatus: 1, name?}"},
+   {"duetVerify", duet_cmd_duet_verify, DUET_CMD_READ | DUET_CMD_ADMIN_ONLY, "compares both sides of a migration: {duetVerify: 1, spec: {...}}"},
    {"endSessions", duet_cmd_end_sessions, DUET_CMD_NO_SESSION, "end a set of logical sessions"},
    {"find", duet_cmd_find, DUET_CMD_READ, "query for documents"},
    {"findAndModify", duet_cmd_find_and_modify, DUET_CMD_WRITE, "{ findAndModify: \"collection\", query: {processed:false}, update: {$set: {processed:true}}, new: true}"},

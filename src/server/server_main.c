@@ -5,6 +5,7 @@
  *   duetd --dbpath DIR [--bind 127.0.0.1] [--port 27017] [--replSet rs0]
  *         [--log FILE] [--log-level info] [--slowms 100] [--help] [--version]
  */
+#include "server/cmd_partner.h"
 #include "server/server.h"
 
 #include <getopt.h>
@@ -181,7 +182,7 @@ int main(int argc, char **argv)
    duet_server_init(&server, &options, &log);
    duet_error_t error = DUET_ERROR_INIT;
    int status = 0;
-   if (!duet_server_listen(&server, &error)) {
+   if (!duet_server_listen(&server, &error) || !duet_partner_server_start(&server, &error)) {
       bson_t attr = BSON_INITIALIZER;
       BSON_APPEND_UTF8(&attr, "error", error.message);
       duet_log_event(&log, DUET_LOG_ERROR, "CONTROL", 20568, "main", "duetd failed to start", &attr, 0);
@@ -217,6 +218,7 @@ int main(int argc, char **argv)
 
       duet_server_run(&server);
       main_server = NULL;
+      duet_partner_server_stop(&server); /* backfills stop at a chunk boundary */
 
       bson_init(&attr);
       BSON_APPEND_INT64(&attr, "connectionsServed", server.connections_total);
