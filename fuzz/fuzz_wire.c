@@ -17,6 +17,7 @@
  * iteration ctest `e2e/fuzz_wire_smoke`.
  */
 #define _GNU_SOURCE /* server.c needs accept4 and pipe2 */
+#include "server/changestream.c"
 #include "server/cmd_admin.c"
 #include "server/cmd_aggregate.c"
 #include "server/cmd_catalog.c"

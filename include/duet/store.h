@@ -309,6 +309,21 @@ bool duet_store_changelog_latest(duet_session_t *session, duet_store_ts_t *lates
 /* Applies retention now (also done automatically every few commits). */
 bool duet_store_changelog_prune(duet_session_t *session, duet_error_t *error);
 
+/*
+** Commit notification (store_notify.c), for readers that wait for new events
+** without polling.  The store counts its commits; every duet_session_commit
+** (client writes, hook writes, background backfills alike) bumps the count and
+** wakes the waiters.  A reader takes duet_store_changelog_sequence() BEFORE it
+** reads the log, then, having found nothing new, calls
+** duet_store_changelog_wait(store, that_sequence, deadline_us): it returns
+** true at once when a commit happened since, else blocks until one does (true)
+** or until the monotonic deadline (CLOCK_MONOTONIC microseconds) passes
+** (false).  Thread-safe.  duet_store_changelog_notify is the commit path's hook.
+*/
+uint64_t duet_store_changelog_sequence(duet_store_t *store);
+bool duet_store_changelog_wait(duet_store_t *store, uint64_t after_sequence, int64_t deadline_us);
+void duet_store_changelog_notify(duet_store_t *store);
+
 /* ---- write hooks ---------------------------------------------------------------------- */
 
 typedef enum duet_store_op {

@@ -4,6 +4,7 @@
  * the results go to a temporary collection created with the target's options
  * and indexes, which then replaces the target — all or nothing.
  */
+#include "server/changestream.h"
 #include "server/cmd_partner.h"
 #include "server/command.h"
 #include "server/query.h"
@@ -261,6 +262,9 @@ bool duet_cmd_aggregate(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *er
       duet_error_set(error, DUET_ERR_FAILED_TO_PARSE,
                      "The 'cursor' option is required, except for aggregate with the explain argument");
       return false;
+   }
+   if (duet_changestream_in_pipeline(pipeline_doc)) {
+      return duet_changestream_open(ctx, collection, pipeline_doc, batch_size, reply, error);
    }
    /* $out must be last; it is run here, the rest of the pipeline by the engine */
    bson_t stages = BSON_INITIALIZER;

@@ -184,10 +184,9 @@ bool duet_cursor_reply_first(duet_cursor_registry_t *registry, const char *ns, d
       cursor_free(cursor);
       return false;
    }
-   bool keep = !options->single_batch && (!ended || cursor->tailable);
-   if (ended && cursor->tailable && count == 0 && !cursor->await_data) {
-      keep = false; /* a tailable cursor over nothing is dead (MongoDB returns id 0) */
-   }
+   /* END closes tailable cursors too (a change stream after its invalidate); a tailable
+    * source with nothing yet answers NONE_YET */
+   bool keep = !options->single_batch && !ended;
    int64_t id = 0;
    if (keep) {
       pthread_mutex_lock(&registry->lock);
@@ -258,7 +257,7 @@ bool duet_cursor_get_more(duet_cursor_registry_t *registry, int64_t id, const ch
 
    pthread_mutex_lock(&registry->lock);
    cursor->in_use = false;
-   bool close = !ok || cursor->killed || (ended && !cursor->tailable);
+   bool close = !ok || cursor->killed || ended;
    if (ok) {
       cursor_append_reply(cursor, "nextBatch", &batch, close ? 0 : cursor->id, reply);
    }

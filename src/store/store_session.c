@@ -370,6 +370,7 @@ bool duet_session_commit(duet_session_t *session, duet_error_t *error)
       return false;
    }
    end_write(session);
+   duet_store_changelog_notify(session->store);
    duet_store_changelog_after_commit(session);
    return true;
 }
