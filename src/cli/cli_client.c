@@ -191,9 +191,12 @@ bool duet_cli_spec_command(const char *command_name, const char *path, bson_t *o
 
 void duet_cli_print_json(FILE *out, const bson_t *doc)
 {
-   char *json = bson_as_relaxed_extended_json(doc, NULL);
+   bson_t copy = BSON_INITIALIZER; /* without a reply's envelope: ok, operationTime, $clusterTime */
+   bson_copy_to_excluding_noinit(doc, &copy, "ok", "operationTime", "$clusterTime", NULL);
+   char *json = bson_as_relaxed_extended_json(&copy, NULL);
    fprintf(out, "%s\n", json);
    bson_free(json);
+   bson_destroy(&copy);
 }
 
 int duet_cli_fail(const char *command, const duet_error_t *error)

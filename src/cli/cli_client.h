@@ -53,7 +53,8 @@ bool duet_cli_client_run(duet_cli_client_t *client, const bson_t *command, bson_
  * `out` is initialized by the callee (also on failure) and destroyed by the caller. */
 bool duet_cli_spec_command(const char *command_name, const char *path, bson_t *out, duet_error_t *error);
 
-/* Prints `doc` as relaxed Extended JSON and a newline. */
+/* Prints `doc` as relaxed Extended JSON and a newline, without a command reply's envelope
+ * (ok, operationTime, $clusterTime). */
 void duet_cli_print_json(FILE *out, const bson_t *doc);
 
 /* "duet <command>: <message> (code N)" on stderr; returns 2 (the error exit status). */
