@@ -119,6 +119,9 @@ duet_pipeline_cursor_t *duet_pipeline_open(const duet_pipeline_t *pipeline, duet
 /* Next output document (borrowed, see above) or *doc = NULL at the end. */
 bool duet_pipeline_next(duet_pipeline_cursor_t *cursor, const bson_t **doc, duet_error_t *error);
 
+/* True once a $sort or $group of this cursor spilled to disk (explain's usedDisk). */
+bool duet_pipeline_used_disk(const duet_pipeline_cursor_t *cursor);
+
 void duet_pipeline_close(duet_pipeline_cursor_t *cursor);
 
 #ifdef __cplusplus

@@ -25,6 +25,8 @@ typedef struct stage_runtime {
    bson_iter_t unwind_iter;
    bool unwind_active;
    int64_t unwind_index;
+   sorter_t *sorter;     /* owned: $sort's buffer (in memory or spilled) */
+   group_state_t *group; /* owned: a spilled $group being read back */
 } stage_runtime_t;
 
 struct duet_pipeline_cursor {
@@ -34,6 +36,7 @@ struct duet_pipeline_cursor {
    const duet_expr_env_t *env;
    stage_runtime_t *runtime;
    bool failed;
+   bool used_disk; /* a $sort or $group spilled */
 };
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -248,6 +251,8 @@ void duet_pipeline_close(duet_pipeline_cursor_t *cursor)
       if (rt->unwind_doc) {
          bson_destroy(rt->unwind_doc);
       }
+      sorter_destroy(rt->sorter);
+      group_state_destroy(rt->group);
    }
    bson_free(cursor->runtime);
    bson_free(cursor);
@@ -282,8 +287,9 @@ static bool pull_sort(duet_pipeline_cursor_t *cursor, ptrdiff_t index, const bso
 {
    const pipeline_stage_t *stage = &cursor->pipeline->stages[index];
    stage_runtime_t *rt = &cursor->runtime[index];
+   runtime_reset_output(rt);
    if (!rt->drained) {
-      size_t capacity = 0, memory = 0;
+      rt->sorter = sorter_new(&stage->sort, cursor->pipeline->memory_limit, cursor->pipeline->allow_disk_use);
       for (;;) {
          const bson_t *input;
          if (!pull(cursor, index - 1, &input, error)) {
@@ -292,20 +298,18 @@ static bool pull_sort(duet_pipeline_cursor_t *cursor, ptrdiff_t index, const bso
          if (!input) {
             break;
          }
-         memory += pipeline_doc_cost(input);
-         if (!cursor->pipeline->allow_disk_use && memory > cursor->pipeline->memory_limit) {
-            duet_error_set(error, DUET_ERR_EXCEEDED_MEMORY_LIMIT,
-                           "Sort exceeded memory limit of %zu bytes, but did not opt in to external sorting.",
-                           cursor->pipeline->memory_limit);
+         if (!sorter_add(rt->sorter, input, error)) {
             return false;
          }
-         buffer_push(rt, bson_copy(input), &capacity);
       }
-      sort_documents(&stage->sort, rt->buffer, rt->buffer_count);
+      if (!sorter_finish(rt->sorter, error)) {
+         return false;
+      }
+      cursor->used_disk = cursor->used_disk || sorter_used_disk(rt->sorter);
       rt->drained = true;
    }
-   emit_buffered(rt, doc);
-   return true;
+   /* borrowed from the sorter until this stage is pulled again */
+   return sorter_next(rt->sorter, doc, error);
 }
 
 static bool pull_group(duet_pipeline_cursor_t *cursor, ptrdiff_t index, const bson_t **doc, duet_error_t *error)
@@ -329,9 +333,23 @@ static bool pull_group(duet_pipeline_cursor_t *cursor, ptrdiff_t index, const bs
             return false;
          }
       }
-      group_state_finish(state, &rt->buffer, &rt->buffer_count);
-      group_state_destroy(state);
       rt->drained = true;
+      if (group_state_used_disk(state)) {
+         cursor->used_disk = true;
+         rt->group = state; /* read back merged, one group at a time */
+      } else {
+         group_state_finish(state, &rt->buffer, &rt->buffer_count);
+         group_state_destroy(state);
+      }
+   }
+   if (rt->group) {
+      bool found = false;
+      bson_t *output = runtime_output(rt);
+      if (!group_state_next_spilled(rt->group, output, &found, error)) {
+         return false;
+      }
+      *doc = found ? output : NULL;
+      return true;
    }
    emit_buffered(rt, doc);
    return true;
@@ -561,6 +579,11 @@ static bool pull(duet_pipeline_cursor_t *cursor, ptrdiff_t index, const bson_t *
    case STAGE_DOCUMENTS: return pull_documents(cursor, index, doc, error);
    }
    return false;
+}
+
+bool duet_pipeline_used_disk(const duet_pipeline_cursor_t *cursor)
+{
+   return cursor->used_disk;
 }
 
 bool duet_pipeline_next(duet_pipeline_cursor_t *cursor, const bson_t **doc, duet_error_t *error)

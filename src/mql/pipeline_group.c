@@ -3,10 +3,16 @@
  * NumberLong(1) are one group, as in MongoDB) through a hash table, and the accumulators
  * $sum $avg $min $max $first $last $push $addToSet $count.  Groups are emitted in the order
  * they were first seen.  Memory is bounded by the pipeline's limit (292 without allowDiskUse).
+ * With allowDiskUse, past the limit the partial groups (key and accumulator states as BSON)
+ * are written to a spill database (pipeline_spill.c) keyed by the group key's duet_key
+ * encoding — equal keys (1, 1.0, NumberLong(1)) encode alike — and the table starts afresh;
+ * at the end the spilled partials are read back in key order and merged group by group, the
+ * way MongoDB's spilling $group does (so a spilled $group emits its groups in key order).
  */
 #include "mql/pipeline_internal.h"
 
 #include <duet/doc.h>
+#include <duet/doc_key.h>
 
 #include <math.h>
 #include <string.h>
@@ -182,6 +188,13 @@ struct group_state {
    size_t memory;
    size_t memory_limit;
    bool allow_disk_use;
+   spill_t *spill;         /* owned once groups were spilled */
+   int64_t spill_count;    /* spills written; the sequence of each spilled row */
+   duet_key_t key;         /* scratch: a group key's encoding */
+   bool reading;           /* spilled groups are being read back */
+   group_entry_t pending;  /* owned: the row read ahead while reading back */
+   duet_key_t pending_key; /* its key encoding */
+   bool has_pending;
 };
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -253,6 +266,8 @@ group_state_t *group_state_new(const group_spec_t *spec, size_t memory_limit, bo
    state->allow_disk_use = allow_disk_use;
    state->table_size = 64;
    state->table = bson_malloc0(state->table_size * sizeof *state->table);
+   duet_key_init(&state->key);
+   duet_key_init(&state->pending_key);
    return state;
 }
 
@@ -424,6 +439,269 @@ static bool accumulate(group_state_t *state, const accumulator_spec_t *spec, acc
    return true;
 }
 
+/* ---- spilling ------------------------------------------------------------------------------------ */
+
+static void free_states(const group_spec_t *spec, accumulator_state_t *states);
+
+/* One accumulator's partial state as BSON (decode_state reads it back). */
+static void encode_state(const accumulator_spec_t *spec, const accumulator_state_t *s, bson_t *out)
+{
+   BSON_APPEND_BOOL(out, "t", s->set);
+   BSON_APPEND_INT64(out, "n", s->count);
+   switch (spec->kind) {
+   case ACC_SUM:
+   case ACC_AVG:
+   case ACC_COUNT:
+      BSON_APPEND_INT32(out, "w", (int32_t)s->widest);
+      BSON_APPEND_INT64(out, "l", s->long_total);
+      BSON_APPEND_DOUBLE(out, "d", s->double_total);
+      BSON_APPEND_DECIMAL128(out, "x", &s->decimal_total);
+      break;
+   case ACC_MIN:
+   case ACC_MAX:
+   case ACC_FIRST:
+   case ACC_LAST:
+      if (s->set && s->value.value_type != BSON_TYPE_EOD) {
+         BSON_APPEND_VALUE(out, "v", &s->value);
+      }
+      break;
+   case ACC_PUSH:
+   case ACC_ADD_TO_SET:
+      if (s->array) {
+         BSON_APPEND_ARRAY(out, "a", s->array);
+      }
+      break;
+   }
+}
+
+static void decode_state(const bson_t *doc, accumulator_state_t *s)
+{
+   bson_iter_t iter;
+   memset(s, 0, sizeof *s);
+   s->widest = BSON_TYPE_INT32;
+   bson_iter_init(&iter, doc);
+   while (bson_iter_next(&iter)) {
+      const char *key = bson_iter_key(&iter);
+      switch (key[0]) {
+      case 't': s->set = bson_iter_as_bool(&iter); break;
+      case 'n': s->count = bson_iter_as_int64(&iter); break;
+      case 'w': s->widest = (bson_type_t)bson_iter_int32(&iter); break;
+      case 'l': s->long_total = bson_iter_int64(&iter); break;
+      case 'd': s->double_total = bson_iter_double(&iter); break;
+      case 'x': bson_iter_decimal128(&iter, &s->decimal_total); break;
+      case 'v': bson_value_copy(bson_iter_value(&iter), &s->value); break;
+      case 'a': {
+         uint32_t length;
+         const uint8_t *data;
+         bson_iter_array(&iter, &length, &data);
+         s->array = bson_new_from_data(data, length);
+         break;
+      }
+      default: break;
+      }
+   }
+}
+
+static int sum_rank(bson_type_t type)
+{
+   return type == BSON_TYPE_INT32 ? 0 : type == BSON_TYPE_INT64 ? 1 : type == BSON_TYPE_DOUBLE ? 2 : 3;
+}
+
+/* Adds the partial sum `from` into `into`, widening as sum_add() does. */
+static void sum_merge(accumulator_state_t *into, const accumulator_state_t *from)
+{
+   into->count += from->count;
+   if (!from->set) {
+      return;
+   }
+   if (sum_rank(from->widest) > sum_rank(into->widest)) {
+      bson_type_t old = into->widest;
+      into->widest = from->widest;
+      if (into->widest == BSON_TYPE_DOUBLE) {
+         into->double_total = (double)into->long_total;
+      } else if (into->widest == BSON_TYPE_DECIMAL128) {
+         into->decimal_total = old == BSON_TYPE_DOUBLE ? duet_decimal_from_double(into->double_total)
+                                                       : duet_decimal_from_int64(into->long_total);
+      }
+   }
+   switch (into->widest) {
+   case BSON_TYPE_INT32:
+   case BSON_TYPE_INT64: {
+      int64_t sum;
+      if (__builtin_add_overflow(into->long_total, from->long_total, &sum)) {
+         into->widest = BSON_TYPE_DOUBLE;
+         into->double_total = (double)into->long_total + (double)from->long_total;
+      } else {
+         into->long_total = sum;
+      }
+      break;
+   }
+   case BSON_TYPE_DOUBLE:
+      into->double_total += from->widest == BSON_TYPE_DOUBLE ? from->double_total : (double)from->long_total;
+      break;
+   default:
+      into->decimal_total = duet_decimal_add(
+          into->decimal_total, from->widest == BSON_TYPE_DECIMAL128 ? from->decimal_total
+                               : from->widest == BSON_TYPE_DOUBLE   ? duet_decimal_from_double(from->double_total)
+                                                                    : duet_decimal_from_int64(from->long_total));
+      break;
+   }
+   into->set = true;
+}
+
+/* Moves from's value into `into` (releasing into's). */
+static void take_value(accumulator_state_t *into, accumulator_state_t *from)
+{
+   if (into->set) {
+      bson_value_destroy(&into->value);
+   }
+   into->value = from->value;
+   into->set = true;
+   from->value.value_type = BSON_TYPE_EOD;
+   from->set = false;
+}
+
+/* Merges the partial state of a later spill (`from`) into the earlier one (`into`). */
+static void merge_state(const accumulator_spec_t *spec, accumulator_state_t *into, accumulator_state_t *from)
+{
+   switch (spec->kind) {
+   case ACC_SUM:
+   case ACC_AVG:
+   case ACC_COUNT: sum_merge(into, from); break;
+   case ACC_MIN:
+   case ACC_MAX:
+      if (from->set) {
+         int c = into->set ? duet_value_compare(&from->value, &into->value) : 0;
+         if (!into->set || (spec->kind == ACC_MIN ? c < 0 : c > 0)) {
+            take_value(into, from);
+         }
+      }
+      break;
+   case ACC_FIRST:
+      if (!into->set && from->set) {
+         take_value(into, from);
+      }
+      break;
+   case ACC_LAST:
+      if (from->set) {
+         take_value(into, from);
+      }
+      break;
+   case ACC_PUSH:
+   case ACC_ADD_TO_SET: {
+      if (!from->array) {
+         break;
+      }
+      if (!into->array) {
+         into->array = bson_new();
+      }
+      bson_iter_t element;
+      bson_iter_init(&element, from->array);
+      while (bson_iter_next(&element)) {
+         const bson_value_t *value = bson_iter_value(&element);
+         bool present = false;
+         if (spec->kind == ACC_ADD_TO_SET) {
+            bson_iter_t existing;
+            bson_iter_init(&existing, into->array);
+            while (!present && bson_iter_next(&existing)) {
+               present = duet_value_compare(bson_iter_value(&existing), value) == 0;
+            }
+         }
+         if (!present) {
+            char key_buffer[16];
+            const char *key;
+            size_t key_length = bson_uint32_to_string((uint32_t)into->count++, &key, key_buffer, sizeof key_buffer);
+            bson_append_value(into->array, key, (int)key_length, value);
+         }
+      }
+      break;
+   }
+   }
+}
+
+/* Writes every group in memory to the spill database and empties the table. */
+static bool spill_groups(group_state_t *state, duet_error_t *error)
+{
+   if (!state->spill && !spill_open(&state->spill, error)) {
+      return false;
+   }
+   bool ok = true;
+   for (size_t i = 0; i < state->count; i++) {
+      group_entry_t *entry = &state->entries[i];
+      if (ok) {
+         bson_t row = BSON_INITIALIZER, states;
+         BSON_APPEND_VALUE(&row, "k", &entry->key);
+         bson_append_array_begin(&row, "s", 1, &states);
+         for (size_t k = 0; k < state->spec->count; k++) {
+            char key_buffer[16];
+            const char *key;
+            size_t key_length = bson_uint32_to_string((uint32_t)k, &key, key_buffer, sizeof key_buffer);
+            bson_t encoded;
+            bson_append_document_begin(&states, key, (int)key_length, &encoded);
+            encode_state(&state->spec->accumulators[k], &entry->states[k], &encoded);
+            bson_append_document_end(&states, &encoded);
+         }
+         bson_append_array_end(&row, &states);
+         duet_key_reset(&state->key);
+         duet_key_append_value(&state->key, &entry->key, false);
+         ok = spill_write(state->spill, state->key.data, state->key.len, state->spill_count, &row, error);
+         bson_destroy(&row);
+      }
+      bson_value_destroy(&entry->key);
+      free_states(state->spec, entry->states);
+   }
+   state->count = 0;
+   state->memory = 0;
+   state->spill_count++;
+   memset(state->table, 0, state->table_size * sizeof *state->table);
+   return ok;
+}
+
+/* Reads the next spilled row into state->pending (has_pending false at the end). */
+static bool read_pending(group_state_t *state, duet_error_t *error)
+{
+   const uint8_t *key;
+   size_t key_length;
+   const bson_t *row;
+   state->has_pending = false;
+   if (!spill_read(state->spill, &key, &key_length, &row, error)) {
+      return false;
+   }
+   if (!row) {
+      return true;
+   }
+   duet_key_reset(&state->pending_key);
+   duet_key_append_bytes(&state->pending_key, key, key_length);
+   group_entry_t *entry = &state->pending;
+   memset(entry, 0, sizeof *entry);
+   entry->states = bson_malloc0((state->spec->count ? state->spec->count : 1) * sizeof *entry->states);
+   for (size_t k = 0; k < state->spec->count; k++) {
+      entry->states[k].widest = BSON_TYPE_INT32;
+   }
+   bson_iter_t iter, states;
+   entry->key.value_type = BSON_TYPE_NULL;
+   if (bson_iter_init_find(&iter, row, "k")) {
+      bson_value_copy(bson_iter_value(&iter), &entry->key);
+   }
+   if (bson_iter_init_find(&iter, row, "s") && bson_iter_recurse(&iter, &states)) {
+      for (size_t k = 0; k < state->spec->count && bson_iter_next(&states); k++) {
+         uint32_t length;
+         const uint8_t *data;
+         bson_t encoded;
+         bson_iter_document(&states, &length, &data);
+         bson_init_static(&encoded, data, length);
+         decode_state(&encoded, &entry->states[k]);
+      }
+   }
+   state->has_pending = true;
+   return true;
+}
+
+bool group_state_used_disk(const group_state_t *state)
+{
+   return state->spill != NULL;
+}
+
 bool group_state_add(group_state_t *state, const bson_t *doc, const duet_expr_env_t *env, duet_error_t *error)
 {
    bson_value_t key;
@@ -444,11 +722,14 @@ bool group_state_add(group_state_t *state, const bson_t *doc, const duet_expr_en
       accumulate(state, spec, &entry->states[i], &value);
       bson_value_destroy(&value);
    }
-   if (!state->allow_disk_use && state->memory > state->memory_limit) {
-      duet_error_set(error, DUET_ERR_EXCEEDED_MEMORY_LIMIT,
-                     "Exceeded memory limit for $group, but didn't allow external sort. Pass allowDiskUse:true to "
-                     "opt in.");
-      return false;
+   if (state->memory > state->memory_limit) {
+      if (!state->allow_disk_use) {
+         duet_error_set(error, DUET_ERR_EXCEEDED_MEMORY_LIMIT,
+                        "Exceeded memory limit for $group, but didn't allow external sort. Pass allowDiskUse:true to "
+                        "opt in.");
+         return false;
+      }
+      return spill_groups(state, error);
    }
    return true;
 }
@@ -546,11 +827,62 @@ void group_state_finish(group_state_t *state, bson_t ***docs, size_t *count)
    }
 }
 
+bool group_state_next_spilled(group_state_t *state, bson_t *out, bool *found, duet_error_t *error)
+{
+   *found = false;
+   if (!state->reading) {
+      /* the groups still in memory become the last spill */
+      if (!spill_groups(state, error)) {
+         return false;
+      }
+      state->reading = true;
+      if (!read_pending(state, error)) {
+         return false;
+      }
+   }
+   if (!state->has_pending) {
+      return true;
+   }
+   group_entry_t current = state->pending;
+   duet_key_t current_key = state->pending_key;
+   duet_key_init(&state->pending_key);
+   memset(&state->pending, 0, sizeof state->pending);
+   bool ok;
+   while ((ok = read_pending(state, error)) && state->has_pending && state->pending_key.len == current_key.len &&
+          memcmp(state->pending_key.data, current_key.data, current_key.len) == 0) {
+      for (size_t k = 0; k < state->spec->count; k++) {
+         merge_state(&state->spec->accumulators[k], &current.states[k], &state->pending.states[k]);
+      }
+      bson_value_destroy(&state->pending.key);
+      free_states(state->spec, state->pending.states);
+      memset(&state->pending, 0, sizeof state->pending);
+      state->has_pending = false;
+   }
+   if (ok) {
+      bson_append_value(out, "_id", 3, &current.key);
+      for (size_t k = 0; k < state->spec->count; k++) {
+         append_result(&state->spec->accumulators[k], &current.states[k], out);
+      }
+      *found = true;
+   }
+   bson_value_destroy(&current.key);
+   free_states(state->spec, current.states);
+   duet_key_destroy(&current_key);
+   return ok;
+}
+
 void group_state_destroy(group_state_t *state)
 {
    if (!state) {
       return;
    }
+   if (state->has_pending) {
+      bson_value_destroy(&state->pending.key);
+      free_states(state->spec, state->pending.states);
+   }
+   spill_close(state->spill);
+   duet_key_destroy(&state->key);
+   duet_key_destroy(&state->pending_key);
    for (size_t i = 0; i < state->count; i++) {
       bson_value_destroy(&state->entries[i].key);
       free_states(state->spec, state->entries[i].states);

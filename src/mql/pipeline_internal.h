@@ -74,6 +74,30 @@ bool sort_spec_parse(const bson_value_t *spec, sort_spec_t *out, duet_error_t *e
 void sort_spec_destroy(sort_spec_t *spec);
 /* Sorts `docs` in place (stable), by MongoDB's rules for missing fields and arrays. */
 void sort_documents(const sort_spec_t *spec, bson_t **docs, size_t count);
+/* The value `doc` sorts by for each key (keys[spec->count], borrowed into doc; null when missing). */
+void sort_document_keys(const sort_spec_t *spec, const bson_t *doc, bson_value_t *keys);
+
+/* ---- spilling (pipeline_spill.c) ----------------------------------------------------------- */
+
+/* A private temporary SQLite database of (key, sequence, document) rows, read back ordered by
+ * (key bytes, sequence).  Writing ends with the first spill_read(). */
+typedef struct spill spill_t;
+bool spill_open(spill_t **out, duet_error_t *error);
+bool spill_write(spill_t *spill, const uint8_t *key, size_t key_length, int64_t sequence, const bson_t *doc,
+                 duet_error_t *error);
+/* Next row: *doc borrowed until the next call, NULL at the end; *key likewise. */
+bool spill_read(spill_t *spill, const uint8_t **key, size_t *key_length, const bson_t **doc, duet_error_t *error);
+void spill_close(spill_t *spill);
+
+/* $sort's buffer: in memory up to the limit, then (allow_disk_use) spilled; 292 otherwise. */
+typedef struct sorter sorter_t;
+sorter_t *sorter_new(const sort_spec_t *spec, size_t memory_limit, bool allow_disk_use);
+bool sorter_add(sorter_t *sorter, const bson_t *doc, duet_error_t *error); /* copies doc */
+bool sorter_finish(sorter_t *sorter, duet_error_t *error);                 /* after the last add */
+/* Next document in order: *doc borrowed until the next call, NULL at the end. */
+bool sorter_next(sorter_t *sorter, const bson_t **doc, duet_error_t *error);
+bool sorter_used_disk(const sorter_t *sorter);
+void sorter_destroy(sorter_t *sorter);
 
 /* ---- $group -------------------------------------------------------------------------------- */
 
@@ -86,6 +110,12 @@ void group_spec_destroy(group_spec_t *spec);
 typedef struct group_state group_state_t;
 group_state_t *group_state_new(const group_spec_t *spec, size_t memory_limit, bool allow_disk_use);
 bool group_state_add(group_state_t *state, const bson_t *doc, const duet_expr_env_t *env, duet_error_t *error);
+/* True when groups were spilled (allow_disk_use past the memory limit): read the results with
+ * group_state_next_spilled() instead of group_state_finish(). */
+bool group_state_used_disk(const group_state_t *state);
+/* Next merged group of a spilled $group, appended to `out` (initialized by the caller);
+ * *found false at the end. */
+bool group_state_next_spilled(group_state_t *state, bson_t *out, bool *found, duet_error_t *error);
 /* Moves the finished groups out as new documents (caller owns them and the array). */
 void group_state_finish(group_state_t *state, bson_t ***docs, size_t *count);
 void group_state_destroy(group_state_t *state);

@@ -152,6 +152,17 @@ static int compare_entries(const void *a_ptr, const void *b_ptr)
    return a->sequence < b->sequence ? -1 : (a->sequence > b->sequence ? 1 : 0);
 }
 
+void sort_document_keys(const sort_spec_t *spec, const bson_t *doc, bson_value_t *keys)
+{
+   for (size_t k = 0; k < spec->count; k++) {
+      bool found = false;
+      walk(doc, spec->keys[k].path, spec->keys[k].direction, &keys[k], &found);
+      if (!found) {
+         keys[k].value_type = BSON_TYPE_NULL;
+      }
+   }
+}
+
 void sort_documents(const sort_spec_t *spec, bson_t **docs, size_t count)
 {
    if (count < 2) {
@@ -163,13 +174,7 @@ void sort_documents(const sort_spec_t *spec, bson_t **docs, size_t count)
       entries[i].doc = docs[i];
       entries[i].keys = &keys[i * spec->count];
       entries[i].sequence = i;
-      for (size_t k = 0; k < spec->count; k++) {
-         bool found = false;
-         walk(docs[i], spec->keys[k].path, spec->keys[k].direction, &entries[i].keys[k], &found);
-         if (!found) {
-            entries[i].keys[k].value_type = BSON_TYPE_NULL;
-         }
-      }
+      sort_document_keys(spec, docs[i], entries[i].keys);
    }
    thread_spec = spec;
    qsort(entries, count, sizeof *entries, compare_entries);
