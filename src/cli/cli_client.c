@@ -166,6 +166,10 @@ bool duet_cli_client_run(duet_cli_client_t *client, const bson_t *command, bson_
    bson_error_t bson_error;
    if (!mongoc_client_command_simple(client->client, "admin", command, NULL, reply, &bson_error)) {
       client_error(error, &bson_error, NULL);
+      int64_t code = duet_cli_get_int64(reply, "code", 0); /* duetd's own code when it answered */
+      if (code > 0 && code <= INT32_MAX) {
+         error->code = (int32_t)code;
+      }
       return false;
    }
    return true;
