@@ -2,7 +2,8 @@
  * pipeline_sort.c — $sort: key specification parsing and a stable sort with MongoDB's key
  * rules: a path reaching several values (through arrays) sorts by the smallest of them
  * ascending and the largest descending; missing sorts as null; an empty array sorts
- * before null (as undefined).
+ * before null (as undefined).  {$meta: ...} keys fail: 17312/9/31138 as MongoDB parses
+ * them, 115 for valid ones (no text-search or geo metadata here).
  */
 #include "mql/pipeline_internal.h"
 
@@ -10,6 +11,37 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+/* A {$meta: ...} sort key: MongoDB's parse errors, and 115 for the valid ones — duet has no
+ * $text/$search/$geoNear metadata to sort by. */
+static void sort_meta_error(const bson_value_t *value, duet_error_t *error)
+{
+   static const char *const valid[] = {"textScore",       "randVal",           "searchScore",
+                                       "geoNearDistance", "vectorSearchScore", "score"};
+   bson_t meta;
+   bson_iter_t iter;
+   bson_init_static(&meta, value->value.v_doc.data, value->value.v_doc.data_len);
+   if (!bson_iter_init(&iter, &meta) || !bson_iter_next(&iter) || strcmp(bson_iter_key(&iter), "$meta") != 0) {
+      duet_error_set(error, 17312, "$meta is the only expression supported by $sort right now");
+      return;
+   }
+   if (bson_count_keys(&meta) != 1) {
+      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "Cannot have additional keys in a $meta sort specification");
+      return;
+   }
+   const char *name = BSON_ITER_HOLDS_UTF8(&iter) ? bson_iter_utf8(&iter, NULL) : NULL;
+   for (size_t i = 0; name && i < sizeof valid / sizeof valid[0]; i++) {
+      if (strcmp(name, valid[i]) == 0) {
+         duet_error_set(error, DUET_ERR_COMMAND_NOT_SUPPORTED,
+                        "$sort by {$meta: \"%s\"} is not supported by duet (no $text, $search or $geoNear metadata)",
+                        name);
+         return;
+      }
+   }
+   char *text = duet_expr_value_to_string(bson_iter_value(&iter));
+   duet_error_set(error, 31138, "Illegal $meta sort: $meta: %s", text);
+   bson_free(text);
+}
 
 bool sort_spec_parse(const bson_value_t *spec, sort_spec_t *out, duet_error_t *error)
 {
@@ -31,7 +63,7 @@ bool sort_spec_parse(const bson_value_t *spec, sort_spec_t *out, duet_error_t *e
    while (bson_iter_next(&iter)) {
       const bson_value_t *value = bson_iter_value(&iter);
       if (value->value_type == BSON_TYPE_DOCUMENT) {
-         duet_error_set(error, 17312, "$meta is the only expression supported by $sort right now");
+         sort_meta_error(value, error);
          sort_spec_destroy(out);
          return false;
       }

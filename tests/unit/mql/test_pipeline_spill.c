@@ -3,7 +3,7 @@
  * spill to a temporary database and give the same results as in memory (stable sort order,
  * mixed types, compound and descending keys, arrays and missing fields; every accumulator
  * merged across spills, equal numeric keys of different types grouped together); without it
- * they fail with 292.  A small memory limit forces the spills.
+ * they fail with 292.  A small memory limit forces the spills.  Also $sort's {$meta: ...} keys.
  */
 #include "duet_test.h"
 
@@ -259,13 +259,41 @@ static void test_group_limit_without_disk(void **state)
                       "opt in.");
 }
 
+/* $sort's {$meta: ...} keys: MongoDB's parse errors; valid ones are refused (no metadata here) */
+static void expect_parse_error(const char *pipeline_json, int code, const char *message)
+{
+   duet_error_t error = DUET_ERROR_INIT;
+   bool used_disk = false;
+   bson_t *result = run(pipeline_json, 1, 0, false, &used_disk, &error);
+   if (result) {
+      bson_destroy(result);
+      fail_msg("%s: expected %d", pipeline_json, code);
+   }
+   if (error.code != code || strcmp(error.message, message) != 0) {
+      fail_msg("%s: expected %d '%s', got %d '%s'", pipeline_json, code, message, error.code, error.message);
+   }
+   duet_error_clear(&error);
+}
+
+static void test_sort_meta(void **state)
+{
+   (void)state;
+   expect_parse_error("[{\"$sort\": {\"a\": {\"$unknown\": \"textScore\"}}}]", 17312,
+                      "$meta is the only expression supported by $sort right now");
+   expect_parse_error("[{\"$sort\": {\"a\": {\"$meta\": \"textScore\", \"extra\": 1}}}]", 9,
+                      "Cannot have additional keys in a $meta sort specification");
+   expect_parse_error("[{\"$sort\": {\"a\": {\"$meta\": \"foo\"}}}]", 31138, "Illegal $meta sort: $meta: \"foo\"");
+   expect_parse_error("[{\"$sort\": {\"a\": {\"$meta\": \"textScore\"}}}]", 115,
+                      "$sort by {$meta: \"textScore\"} is not supported by duet (no $text, $search or $geoNear "
+                      "metadata)");
+}
+
 int main(void)
 {
    const struct CMUnitTest tests[] = {
-       cmocka_unit_test(test_sort_spills),
-       cmocka_unit_test(test_sort_limit_without_disk),
-       cmocka_unit_test(test_group_spills),
-       cmocka_unit_test(test_group_limit_without_disk),
+       cmocka_unit_test(test_sort_spills),  cmocka_unit_test(test_sort_limit_without_disk),
+       cmocka_unit_test(test_group_spills), cmocka_unit_test(test_group_limit_without_disk),
+       cmocka_unit_test(test_sort_meta),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }
