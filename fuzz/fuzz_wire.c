@@ -26,6 +26,7 @@
 #include "server/cmd_hello.c"
 #include "server/cmd_partner.c"
 #include "server/cmd_session.c"
+#include "server/cmd_stats.c"
 #include "server/command_table.c"
 #include "server/conn.c"
 #include "server/cursor.c"

@@ -121,6 +121,8 @@ bool duet_cmd_find_and_modify(duet_command_ctx_t *ctx, bson_t *reply, duet_error
 bool duet_cmd_aggregate(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
 bool duet_cmd_count(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
 bool duet_cmd_distinct(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_db_stats(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
+bool duet_cmd_coll_stats(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
 bool duet_cmd_list_databases(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
 bool duet_cmd_list_collections(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);
 bool duet_cmd_create(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error);

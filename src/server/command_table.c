@@ -12,10 +12,12 @@ static const duet_command_t command_table[] = {
    {"aggregate", duet_cmd_aggregate, DUET_CMD_READ | DUET_CMD_WRITE, "Runs the aggregation command. See http://dochub.mongodb.org/core/aggregation for more details."},
    {"buildInfo", duet_cmd_build_info, 0, "get version #, etc."},
    {"collMod", duet_cmd_coll_mod, DUET_CMD_WRITE, "Sets collection options (validator, validationLevel, validationAction)"},
+   {"collStats", duet_cmd_coll_stats, DUET_CMD_READ, "{ collStats:\"blog.posts\" , scale : 1 } scale divides sizes e.g. for KB use 1024"},
    {"connectionStatus", duet_cmd_connection_status, 0, "Returns connection-specific information such as logged-in users and their roles"},
    {"count", duet_cmd_count, DUET_CMD_READ, "count objects in collection"},
    {"create", duet_cmd_create, DUET_CMD_WRITE, "explicitly creates a collection"},
    {"createIndexes", duet_cmd_create_indexes, DUET_CMD_WRITE, "Create indexes."},
+   {"dbStats", duet_cmd_db_stats, DUET_CMD_READ, "Get stats on a database: counts and sizes, read from the data (linear in its size)"},
    {"delete", duet_cmd_delete, DUET_CMD_WRITE, "delete documents"},
    {"distinct", duet_cmd_distinct, DUET_CMD_READ, "{ distinct : 'collection name' , key : 'a.b' , query : {} }"},
    {"drop", duet_cmd_drop, DUET_CMD_WRITE, "drop a collection"},
@@ -58,6 +60,8 @@ static const struct {
    {"ismaster", "isMaster"},
    {"buildinfo", "buildInfo"},
    {"findandmodify", "findAndModify"},
+   {"dbstats", "dbStats"},
+   {"collstats", "collStats"},
 };
 
 const duet_command_t *duet_command_table(size_t *count)

@@ -119,6 +119,28 @@ class CatalogTest(unittest.TestCase):
             self.client.catalog_indexes.command({"createIndexes": "people", "indexes": []})
         self.assertEqual(caught.exception.code, 2)
 
+    def test_stats(self):
+        db = self.client.catalog_stats
+        db.a.insert_many([{"_id": i, "pad": "x" * 100} for i in range(50)])
+        db.b.insert_one({"_id": 1})
+        db.b.create_index("k")
+        stats = db.command("dbStats")
+        self.assertEqual((stats["db"], stats["collections"], stats["objects"], stats["indexes"]),
+                         ("catalog_stats", 2, 51, 3))
+        self.assertGreater(stats["dataSize"], 50 * 100)
+        self.assertGreater(stats["fsTotalSize"], 0)
+        scaled = db.command({"dbStats": 1, "scale": 1024})
+        self.assertAlmostEqual(scaled["dataSize"], stats["dataSize"] / 1024)
+        coll = db.command({"collStats": "a"})
+        self.assertEqual((coll["ns"], coll["count"], coll["nindexes"]), ("catalog_stats.a", 50, 1))
+        self.assertEqual(coll["size"], 50 * coll["avgObjSize"])
+        with self.assertRaises(OperationFailure) as caught:
+            db.command({"collStats": "missing"})
+        self.assertEqual(caught.exception.code, 26)
+        with self.assertRaises(OperationFailure) as caught:
+            db.command({"dbStats": 1, "scale": 0})
+        self.assertEqual(caught.exception.code, 2)
+
     def test_wrong_types(self):
         db = self.client.catalog_types
         for command, code in [({"create": 1}, 73), ({"drop": {}}, 73), ({"listIndexes": 5}, 73),
