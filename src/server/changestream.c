@@ -55,7 +55,9 @@ typedef struct changestream {
    duet_changestream_token_kind_t returned_kind;
    changestream_item_t *items; /* owned ring of events read but not handed out yet */
    size_t item_start, item_count, item_capacity;
-   bool invalidated; /* an invalidate was queued: nothing is read after it */
+   duet_error_t deferred; /* an event failed after others were queued: reported once they are out */
+   bool deferred_due;     /* the batch carrying the events before it has ended */
+   bool invalidated;      /* an invalidate was queued: nothing is read after it */
    bool ended;       /* the invalidate was handed out: the cursor closes */
 } changestream_t;
 
@@ -108,6 +110,7 @@ static void changestream_free(changestream_t *stream)
    duet_server_session_release(stream->server, stream->session);
    bson_free(stream->db);
    bson_free(stream->collection);
+   duet_error_clear(&stream->deferred);
    bson_free(stream);
 }
 
@@ -405,19 +408,38 @@ static bool changestream_on_event(const bson_t *stored, duet_store_ts_t ts, void
    return stream->item_count < CHANGESTREAM_READ_LIMIT;
 }
 
-/* Reads the next events from the log into the queue. */
+/* Reads the next events from the log into the queue.  An event that cannot be shown (a
+ * required image missing, a pipeline error) fails the read when it is the first one, and
+ * is deferred behind the events queued before it otherwise. */
 static bool changestream_fill(changestream_t *stream, duet_error_t *error)
 {
+   if (stream->deferred.code) {
+      if (stream->item_count > 0) {
+         return true;
+      }
+      duet_error_move(error, &stream->deferred);
+      return false;
+   }
    if (stream->invalidated) {
       return true;
    }
-   changestream_read_t read = {stream, error, false};
+   duet_error_t event_error = DUET_ERROR_INIT;
+   changestream_read_t read = {stream, &event_error, false};
    duet_store_ts_t after = stream->verify_ts ? stream->verify_ts - 1 : stream->position;
    if (!duet_store_changelog_read(stream->session, after, CHANGESTREAM_READ_LIMIT, changestream_on_event, &read,
                                   error)) {
+      duet_error_clear(&event_error);
       return false;
    }
-   return !read.failed;
+   if (!read.failed) {
+      return true;
+   }
+   if (stream->item_count > 0) {
+      duet_error_move(&stream->deferred, &event_error);
+      return true;
+   }
+   duet_error_move(error, &event_error);
+   return false;
 }
 
 static duet_cursor_step_t changestream_next(void *state, bson_t *doc, duet_error_t *error)
@@ -426,7 +448,11 @@ static duet_cursor_step_t changestream_next(void *state, bson_t *doc, duet_error
    if (stream->ended) {
       return DUET_CURSOR_STEP_END;
    }
-   if (stream->item_count == 0 && !changestream_fill(stream, error)) {
+   if (stream->item_count == 0 && stream->deferred.code && !stream->deferred_due) {
+      stream->deferred_due = true; /* end this batch with the events before the failure */
+      return DUET_CURSOR_STEP_NONE_YET;
+   }
+   if ((stream->item_count == 0 || stream->deferred.code) && !changestream_fill(stream, error)) {
       return DUET_CURSOR_STEP_ERROR;
    }
    if (stream->item_count == 0) {
@@ -451,9 +477,12 @@ static void changestream_wait(void *state, int64_t deadline_us)
    duet_store_t *store = duet_session_store(stream->session);
    /* the sequence first, then one more look: a commit in between wakes the wait at once */
    uint64_t sequence = duet_store_changelog_sequence(store);
-   duet_error_t ignored = DUET_ERROR_INIT;
-   bool ready = !changestream_fill(stream, &ignored) || stream->item_count > 0 || stream->invalidated;
-   duet_error_clear(&ignored); /* the next read reports it */
+   bool ready = stream->deferred.code || stream->item_count > 0 || stream->invalidated;
+   duet_error_t failure = DUET_ERROR_INIT;
+   if (!ready && !changestream_fill(stream, &failure)) {
+      duet_error_move(&stream->deferred, &failure); /* reported by the next call of next() */
+   }
+   ready = ready || stream->deferred.code || stream->item_count > 0 || stream->invalidated;
    if (ready || __atomic_load_n(&stream->server->stopping, __ATOMIC_ACQUIRE)) {
       return;
    }
