@@ -128,6 +128,7 @@ static const struct {
    {282, "ChecksumMismatch"},
    {286, "ChangeStreamHistoryLost"},
    {292, "QueryExceededMemoryLimitNoDiskUseAllowed"},
+   {232, "MaxSubPipelineDepthExceeded"},
    {322, "APIVersionError"},
    {352, "UnsupportedOpQueryCommand"},
    {2019, "InvalidSchemaChange"},

@@ -124,9 +124,13 @@ void group_state_destroy(group_state_t *state);
 
 typedef struct lookup_spec lookup_spec_t;
 
-/* Parses a $lookup stage's value.  `options` are the enclosing pipeline's (scope, storage,
- * memory limit), inherited by the sub-pipeline. */
-bool lookup_parse(const bson_value_t *value, const duet_pipeline_options_t *options, lookup_spec_t **out,
+/* Most nested sub-pipelines (MongoDB's kMaxSubPipelineDepth): deeper fails with 232. */
+#define PIPELINE_MAX_SUB_PIPELINE_DEPTH 20
+
+/* Parses a $lookup stage's value found in a pipeline at nesting `depth` (0: top level).
+ * `options` are the enclosing pipeline's (scope, storage, memory limit), inherited by the
+ * sub-pipeline. */
+bool lookup_parse(const bson_value_t *value, const duet_pipeline_options_t *options, int depth, lookup_spec_t **out,
                   duet_error_t *error);
 void lookup_destroy(lookup_spec_t *spec);
 /* Runs the join for one input document (borrowed), appending the result document to `out`
@@ -134,8 +138,9 @@ void lookup_destroy(lookup_spec_t *spec);
 bool lookup_apply(const lookup_spec_t *spec, const bson_t *doc, const duet_expr_env_t *env, bson_t *out,
                   duet_error_t *error);
 
-/* Parses a pipeline; `in_lookup` refuses $out/$merge with 51047 (40601 when not last). */
-bool pipeline_parse_internal(const bson_t *pipeline, const duet_pipeline_options_t *options, bool in_lookup,
+/* Parses a pipeline at nesting `depth` (0: top level; > 0: a $lookup sub-pipeline, which
+ * refuses $out/$merge with 51047, 40601 when not last). */
+bool pipeline_parse_internal(const bson_t *pipeline, const duet_pipeline_options_t *options, int depth,
                              duet_pipeline_t **out, duet_error_t *error);
 
 /* ---- stages --------------------------------------------------------------------------------- */
@@ -174,6 +179,7 @@ struct duet_pipeline {
    size_t count;
    size_t memory_limit;
    bool allow_disk_use;
+   int depth; /* 0: top level; n: inside n nested $lookup sub-pipelines */
 };
 
 /* Approximate memory a buffered document costs. */

@@ -152,25 +152,26 @@ static bool parse_let(lookup_spec_t *spec, const bson_t *let, const duet_pipelin
    return true;
 }
 
+/* True when `pipeline` (an array) is non-empty and starts with a $documents stage. */
+static bool starts_with_documents(const bson_t *pipeline)
+{
+   bson_iter_t iter, stage;
+   return pipeline && bson_iter_init(&iter, pipeline) && bson_iter_next(&iter) && BSON_ITER_HOLDS_DOCUMENT(&iter) &&
+          bson_iter_recurse(&iter, &stage) && bson_iter_find(&stage, "$documents");
+}
+
 /* Parses the user pipeline (or none) into spec->documents / spec->pipeline. */
 static bool parse_sub_pipeline(lookup_spec_t *spec, const bson_t *user, const duet_pipeline_options_t *options,
-                               duet_error_t *error)
+                               int depth, duet_error_t *error)
 {
    duet_pipeline_options_t sub = {spec->scope, options && options->allow_disk_use, options ? options->memory_limit : 0,
                                   options ? options->storage : NULL};
    static const bson_t empty = BSON_INITIALIZER;
    if (!user) {
-      return pipeline_parse_internal(&empty, &sub, true, &spec->pipeline, error);
+      return pipeline_parse_internal(&empty, &sub, depth, &spec->pipeline, error);
    }
-   /* the whole pipeline first, for its errors in MongoDB's order */
-   duet_pipeline_t *whole;
-   if (!pipeline_parse_internal(user, &sub, true, &whole, error)) {
-      return false;
-   }
-   bool leading_documents = whole->count > 0 && whole->stages[0].kind == STAGE_DOCUMENTS;
-   duet_pipeline_destroy(whole);
-   if (!leading_documents) {
-      return pipeline_parse_internal(user, &sub, true, &spec->pipeline, error);
+   if (!starts_with_documents(user)) {
+      return pipeline_parse_internal(user, &sub, depth, &spec->pipeline, error);
    }
    /* split off the $documents stage: the equality $match goes between it and the rest */
    bson_t head = BSON_INITIALIZER, rest = BSON_INITIALIZER;
@@ -188,19 +189,15 @@ static bool parse_sub_pipeline(lookup_spec_t *spec, const bson_t *user, const du
       }
       index++;
    }
-   bool ok = pipeline_parse_internal(&head, &sub, true, &spec->documents, error) &&
-             pipeline_parse_internal(&rest, &sub, true, &spec->pipeline, error);
+   bool ok = pipeline_parse_internal(&head, &sub, depth, &spec->documents, error) &&
+             pipeline_parse_internal(&rest, &sub, depth, &spec->pipeline, error);
+   if (ok && spec->pipeline->count > 0 && spec->pipeline->stages[0].kind == STAGE_DOCUMENTS) {
+      duet_error_set(error, 40602, "$documents is only valid as the first stage in a pipeline");
+      ok = false;
+   }
    bson_destroy(&head);
    bson_destroy(&rest);
    return ok;
-}
-
-/* True when `pipeline` (an array) is non-empty and starts with a $documents stage. */
-static bool starts_with_documents(const bson_t *pipeline)
-{
-   bson_iter_t iter, stage;
-   return pipeline && bson_iter_init(&iter, pipeline) && bson_iter_next(&iter) && BSON_ITER_HOLDS_DOCUMENT(&iter) &&
-          bson_iter_recurse(&iter, &stage) && bson_iter_find(&stage, "$documents");
 }
 
 /* parsePipelineFromBSON: an array of objects. */
@@ -225,10 +222,15 @@ static bool check_pipeline_array(const bson_iter_t *iter, bson_t *view, duet_err
    return true;
 }
 
-bool lookup_parse(const bson_value_t *value, const duet_pipeline_options_t *options, lookup_spec_t **out,
+bool lookup_parse(const bson_value_t *value, const duet_pipeline_options_t *options, int depth, lookup_spec_t **out,
                   duet_error_t *error)
 {
    *out = NULL;
+   if (depth + 1 > PIPELINE_MAX_SUB_PIPELINE_DEPTH) {
+      duet_error_set(error, DUET_ERR_MAX_SUB_PIPELINE_DEPTH_EXCEEDED,
+                     "Maximum number of nested sub-pipelines exceeded. Limit is %d", PIPELINE_MAX_SUB_PIPELINE_DEPTH);
+      return false;
+   }
    if (value->value_type != BSON_TYPE_DOCUMENT) {
       duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "the $lookup stage specification must be an object, but found %s",
                      duet_type_name(value->value_type));
@@ -380,7 +382,7 @@ bool lookup_parse(const bson_value_t *value, const duet_pipeline_options_t *opti
    if (let && !parse_let(spec, let, options, error)) {
       goto fail;
    }
-   if (!parse_sub_pipeline(spec, user_pipeline, options, error)) {
+   if (!parse_sub_pipeline(spec, user_pipeline, options, depth + 1, error)) {
       goto fail;
    }
    spec->storage = options ? options->storage : NULL;

@@ -266,7 +266,6 @@ static bool parse_stage(duet_pipeline_t *pipeline, pipeline_stage_t *stage, cons
        {"$documents", STAGE_DOCUMENTS},
        {"$lookup", STAGE_LOOKUP},
    };
-   (void)pipeline;
    bson_iter_t iter;
    if (bson_count_keys(spec) != 1 || !bson_iter_init(&iter, spec) || !bson_iter_next(&iter)) {
       duet_error_set(error, 40323, "A pipeline stage specification object must contain exactly one field.");
@@ -329,7 +328,7 @@ static bool parse_stage(duet_pipeline_t *pipeline, pipeline_stage_t *stage, cons
          return false;
       }
       return duet_expr_parse(value, scope, &stage->expr, error);
-   case STAGE_LOOKUP: return lookup_parse(value, options, &stage->lookup, error);
+   case STAGE_LOOKUP: return lookup_parse(value, options, pipeline->depth, &stage->lookup, error);
    }
    return false;
 }
@@ -366,18 +365,20 @@ static bool check_lookup_stages(const bson_t *pipeline, duet_error_t *error)
 bool duet_pipeline_parse(const bson_t *pipeline, const duet_pipeline_options_t *options, duet_pipeline_t **out,
                          duet_error_t *error)
 {
-   return pipeline_parse_internal(pipeline, options, false, out, error);
+   return pipeline_parse_internal(pipeline, options, 0, out, error);
 }
 
-bool pipeline_parse_internal(const bson_t *pipeline, const duet_pipeline_options_t *options, bool in_lookup,
+bool pipeline_parse_internal(const bson_t *pipeline, const duet_pipeline_options_t *options, int depth,
                              duet_pipeline_t **out, duet_error_t *error)
 {
+   bool in_lookup = depth > 0;
    *out = NULL;
    duet_pipeline_t *result = bson_malloc0(sizeof *result);
    uint32_t n = bson_count_keys(pipeline);
    result->stages = bson_malloc0((n ? n : 1) * sizeof *result->stages);
    result->memory_limit = options && options->memory_limit ? options->memory_limit : DUET_PIPELINE_MEMORY_LIMIT_DEFAULT;
    result->allow_disk_use = options && options->allow_disk_use;
+   result->depth = depth;
    bson_iter_t iter;
    if (!bson_iter_init(&iter, pipeline)) {
       duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "invalid pipeline");

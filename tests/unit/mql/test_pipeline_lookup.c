@@ -592,6 +592,42 @@ static void test_storage_errors(void **state)
    storage_clear(&storage);
 }
 
+/* `levels` $lookup stages nested in each other's pipelines, over $documents. */
+static void nested_pipeline(int levels, char *buffer, size_t size)
+{
+   char *inner = bson_strdup("[{'$documents': [{'x': 1}]}]");
+   for (int i = 0; i < levels; i++) {
+      char *outer = bson_strdup_printf("[{'$documents': [{'x': 1}]}, {'$lookup': {'pipeline': %s, 'as': 'a'}}]", inner);
+      bson_free(inner);
+      inner = outer;
+   }
+   assert_true(strlen(inner) < size);
+   memcpy(buffer, inner, strlen(inner) + 1);
+   bson_free(inner);
+}
+
+static void test_nesting_depth(void **state)
+{
+   (void)state;
+   /* MongoDB's limit: 20 nested sub-pipelines work, 21 fail with 232 */
+   char pipeline[8192];
+   nested_pipeline(20, pipeline, sizeof pipeline);
+   duet_error_t error = DUET_ERROR_INIT;
+   bson_t *result = run(NULL, "[]", pipeline, &error);
+   if (!result) {
+      fail_msg("20 levels: %d %s", error.code, error.message);
+   }
+   bson_iter_t iter;
+   assert_true(bson_iter_init(&iter, result) && bson_iter_find_descendant(&iter, "r.0.a.0.a.0.a.0.x", &iter));
+   bson_destroy(result);
+   nested_pipeline(21, pipeline, sizeof pipeline);
+   expect_error(NULL, "[]", pipeline, 232, "Maximum number of nested sub-pipelines exceeded. Limit is 20");
+   /* $documents only first, in a sub-pipeline too */
+   expect_error(NULL, "[{'_id': 1}]",
+                "[{'$lookup': {'pipeline': [{'$documents': []}, {'$documents': []}], 'as': 'a'}}]", 40602,
+                "$documents is only valid as the first stage in a pipeline");
+}
+
 int main(void)
 {
    const struct CMUnitTest tests[] = {
@@ -600,6 +636,7 @@ int main(void)
        cmocka_unit_test(test_pipeline_let),          cmocka_unit_test(test_combined_form),
        cmocka_unit_test(test_documents_and_nesting), cmocka_unit_test(test_parse_errors),
        cmocka_unit_test(test_out_merge_refused),     cmocka_unit_test(test_storage_errors),
+       cmocka_unit_test(test_nesting_depth),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }
