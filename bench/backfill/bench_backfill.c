@@ -43,12 +43,12 @@
 #define MEMORY_TARGET_MB 100.0
 
 static const char *spec_json =
-   "{\"version\": 1, \"strategy\": \"partner\", \"database\": \"bench\", \"source\": \"Task\", \"partner\": "
-   "\"TaskV2\", \"schema\": {\"title\": \"Task\", \"bsonType\": \"object\", \"required\": [\"_id\", \"name\"], "
-   "\"properties\": {\"_id\": {\"bsonType\": \"string\"}, \"name\": {\"bsonType\": \"string\"}, \"complete\": "
-   "{\"bsonType\": \"bool\", \"default\": false}}}, \"forward\": [{\"$addFields\": {\"_id\": {\"$toString\": "
-   "\"$_id\"}}}], \"reverse\": [{\"$addFields\": {\"_id\": {\"$toObjectId\": \"$_id\"}}}], \"options\": "
-   "{\"chunk_size\": 1000}}";
+    "{\"version\": 1, \"strategy\": \"partner\", \"database\": \"bench\", \"source\": \"Task\", \"partner\": "
+    "\"TaskV2\", \"schema\": {\"title\": \"Task\", \"bsonType\": \"object\", \"required\": [\"_id\", \"name\"], "
+    "\"properties\": {\"_id\": {\"bsonType\": \"string\"}, \"name\": {\"bsonType\": \"string\"}, \"complete\": "
+    "{\"bsonType\": \"bool\", \"default\": false}}}, \"forward\": [{\"$addFields\": {\"_id\": {\"$toString\": "
+    "\"$_id\"}}}], \"reverse\": [{\"$addFields\": {\"_id\": {\"$toObjectId\": \"$_id\"}}}], \"options\": "
+    "{\"chunk_size\": 1000}}";
 
 static double now_seconds(void)
 {
@@ -226,8 +226,7 @@ static void mirror_update(mirror_side_t *side, long from, long to)
       snprintf(name, sizeof name, "task %ld", i);
       BSON_APPEND_UTF8(&new_doc, "name", name);
       BSON_APPEND_BOOL(&new_doc, "complete", i % 3 != 0);
-      check_duet(duet_store_update(side->session, "bench", "Task", &old_doc, &new_doc, DUET_STORE_UPDATE, NULL,
-                                   &error),
+      check_duet(duet_store_update(side->session, "bench", "Task", &old_doc, &new_doc, DUET_STORE_UPDATE, NULL, &error),
                  &error, "update");
       bson_destroy(&doc);
       bson_destroy(&old_doc);
@@ -261,8 +260,8 @@ int main(int argc, char **argv)
    sqlite3 *db = raw_open(raw_dir);
    sqlite3_stmt *src_insert, *select, *insert;
    check_sqlite(sqlite3_prepare_v2(db, "INSERT INTO src(k, d) VALUES(?, ?)", -1, &src_insert, NULL), db, "prepare");
-   check_sqlite(sqlite3_prepare_v2(db, "SELECT k, d FROM src WHERE k > ? ORDER BY k LIMIT 1000", -1, &select, NULL),
-                db, "prepare");
+   check_sqlite(sqlite3_prepare_v2(db, "SELECT k, d FROM src WHERE k > ? ORDER BY k LIMIT 1000", -1, &select, NULL), db,
+                "prepare");
    check_sqlite(sqlite3_prepare_v2(db, "INSERT INTO dst(k, d) VALUES(?, ?)", -1, &insert, NULL), db, "prepare");
    duet_store_t *store;
    duet_session_t *session;
@@ -318,8 +317,8 @@ int main(int argc, char **argv)
    int64_t partner_count = 0;
    check_duet(duet_store_count(session, "bench", "TaskV2", &partner_count, &error), &error, "count");
    if (partner_count != count || raw_copied != count) {
-      fprintf(stderr, "bench_backfill: copied %ld (raw) and %lld (duet) of %ld\n", raw_copied,
-              (long long)partner_count, count);
+      fprintf(stderr, "bench_backfill: copied %ld (raw) and %lld (duet) of %ld\n", raw_copied, (long long)partner_count,
+              count);
       return 2;
    }
    duet_partner_link_destroy(link);
@@ -376,15 +375,14 @@ int main(int argc, char **argv)
              single_ratio <= MIRROR_TARGET && rss_peak <= MEMORY_TARGET_MB;
    printf("documents: %ld seed-shaped, chunks of %d; mirrored writes: %ld + %ld single\n", count, BATCH, writes,
           singles);
-   printf("backfill          raw copy %8.2f s   duet backfill %8.2f s   ratio %.2f (target <= %.1f) %s\n",
-          raw_seconds, duet_seconds, backfill_ratio, BACKFILL_TARGET,
-          backfill_ratio <= BACKFILL_TARGET ? "ok" : "MISSED");
-   printf("mirror inserts    plain    %8.2f s   mirrored      %8.2f s   ratio %.2f (target <= %.1f) %s\n",
-          plain_insert, linked_insert, insert_ratio, MIRROR_TARGET, insert_ratio <= MIRROR_TARGET ? "ok" : "MISSED");
-   printf("mirror updates    plain    %8.2f s   mirrored      %8.2f s   ratio %.2f (target <= %.1f) %s\n",
-          plain_update, linked_update, update_ratio, MIRROR_TARGET, update_ratio <= MIRROR_TARGET ? "ok" : "MISSED");
-   printf("mirror single tx  plain    %8.2f s   mirrored      %8.2f s   ratio %.2f (target <= %.1f) %s\n",
-          plain_single, linked_single, single_ratio, MIRROR_TARGET, single_ratio <= MIRROR_TARGET ? "ok" : "MISSED");
+   printf("backfill          raw copy %8.2f s   duet backfill %8.2f s   ratio %.2f (target <= %.1f) %s\n", raw_seconds,
+          duet_seconds, backfill_ratio, BACKFILL_TARGET, backfill_ratio <= BACKFILL_TARGET ? "ok" : "MISSED");
+   printf("mirror inserts    plain    %8.2f s   mirrored      %8.2f s   ratio %.2f (target <= %.1f) %s\n", plain_insert,
+          linked_insert, insert_ratio, MIRROR_TARGET, insert_ratio <= MIRROR_TARGET ? "ok" : "MISSED");
+   printf("mirror updates    plain    %8.2f s   mirrored      %8.2f s   ratio %.2f (target <= %.1f) %s\n", plain_update,
+          linked_update, update_ratio, MIRROR_TARGET, update_ratio <= MIRROR_TARGET ? "ok" : "MISSED");
+   printf("mirror single tx  plain    %8.2f s   mirrored      %8.2f s   ratio %.2f (target <= %.1f) %s\n", plain_single,
+          linked_single, single_ratio, MIRROR_TARGET, single_ratio <= MIRROR_TARGET ? "ok" : "MISSED");
    printf("backfill memory   resident %.1f MB before, peak %.1f MB during (+%.1f MB; target < %.0f MB) %s\n",
           rss_before, rss_peak, growth, MEMORY_TARGET_MB, rss_peak <= MEMORY_TARGET_MB ? "ok" : "MISSED");
    return ok ? 0 : 1;

@@ -15,6 +15,7 @@
  * Progress document: {state: "backfilling"|"done", done, total, copied, last_id?, error?}.
  */
 #include "partner/partner_internal.h"
+#include "store/store_bulk.h"
 
 #include <string.h>
 
@@ -103,36 +104,154 @@ bool duet_partner_progress_get(duet_partner_link_t *link, duet_session_t *sessio
    return true;
 }
 
-/* Writes one source document's counterpart (copy, or in-place rewrite); *copied when it wrote. */
-static bool backfill_one(duet_partner_link_t *link, duet_session_t *session, const bson_t *doc, bool *copied,
-                         duet_error_t *error)
+/* Rewrites one source document in place through the forward transform; *copied when it changed. */
+static bool backfill_in_place(duet_partner_link_t *link, duet_session_t *session, const bson_t *doc, int64_t now_ms,
+                              bool *copied, duet_error_t *error)
 {
    const duet_partner_spec_t *spec = link->spec;
-   bson_t transformed, existing;
-   bson_iter_t iter;
-   bool ok, found = false;
+   bson_t transformed;
+   bool changed = false;
    *copied = false;
-   if (!duet_partner_transform_apply(link->transform, DUET_PARTNER_FORWARD, doc, &transformed, error)) {
+   if (!partner_transform_apply_at(link->transform, DUET_PARTNER_FORWARD, doc, now_ms, &transformed, error)) {
       bson_destroy(&transformed);
       return false;
    }
-   if (spec->strategy == DUET_PARTNER_STRATEGY_IN_PLACE) {
-      bool changed = false;
-      ok = duet_store_update(session, spec->database, spec->source, doc, &transformed, DUET_STORE_REPLACE, &changed,
-                             error);
-      *copied = changed;
-      bson_destroy(&transformed);
-      return ok;
-   }
-   bson_iter_init_find(&iter, &transformed, "_id");
-   ok = duet_store_find_id(session, spec->database, spec->partner, bson_iter_value(&iter), &existing, &found, error);
-   if (ok && found) {
-      bson_destroy(&existing); /* written by a mirror: newer or equal, keep it */
-   } else if (ok) {
-      ok = duet_store_insert(session, spec->database, spec->partner, &transformed, NULL, error);
-      *copied = ok;
-   }
+   bool ok =
+       duet_store_update(session, spec->database, spec->source, doc, &transformed, DUET_STORE_REPLACE, &changed, error);
+   *copied = changed;
    bson_destroy(&transformed);
+   return ok;
+}
+
+/* "backfill of partner link L stopped at source document {_id: ...}" around error. */
+static void backfill_wrap(duet_partner_link_t *link, const bson_value_t *source_id, duet_error_t *error)
+{
+   bson_t wrapper;
+   bson_init(&wrapper);
+   bson_append_value(&wrapper, "_id", 3, source_id);
+   char *id_json = bson_as_relaxed_extended_json(&wrapper, NULL);
+   duet_error_wrap(error, "backfill of partner link %s stopped at source document %s", link->name, id_json);
+   bson_free(id_json);
+   bson_destroy(&wrapper);
+}
+
+/* One chunk as read: the source _ids (owned values) and, for a partner spec, forward(d) of
+ * each document (owned, in an aligned array), for an in-place spec copies of the documents. */
+typedef struct backfill_chunk {
+   size_t count;
+   bson_value_t *ids;   /* owned array, count owned values */
+   bson_t *transformed; /* owned aligned array of count owned documents (partner) */
+   bson_t **copies;     /* owned array of count owned documents (in-place) */
+} backfill_chunk_t;
+
+static void chunk_init(backfill_chunk_t *chunk, size_t capacity, bool partner)
+{
+   memset(chunk, 0, sizeof *chunk);
+   chunk->ids = bson_malloc0(capacity * sizeof *chunk->ids);
+   if (partner) {
+      chunk->transformed = bson_aligned_alloc0(BSON_ALIGNOF(bson_t), capacity * sizeof *chunk->transformed);
+   } else {
+      chunk->copies = bson_malloc0(capacity * sizeof *chunk->copies);
+   }
+}
+
+static void chunk_clear(backfill_chunk_t *chunk)
+{
+   for (size_t i = 0; i < chunk->count; i++) {
+      bson_value_destroy(&chunk->ids[i]);
+      if (chunk->transformed) {
+         bson_destroy(&chunk->transformed[i]);
+      } else {
+         bson_destroy(chunk->copies[i]);
+      }
+   }
+   bson_free(chunk->ids);
+   bson_free(chunk->transformed);
+   bson_free(chunk->copies);
+   memset(chunk, 0, sizeof *chunk);
+}
+
+/* Reads up to `capacity` source documents after the position into `chunk` (a partner spec
+ * transforms them as they are read: no copy of the source is kept). */
+static bool chunk_read(duet_partner_link_t *link, duet_session_t *session, const duet_partner_progress_t *progress,
+                       size_t capacity, int64_t now_ms, backfill_chunk_t *chunk, duet_error_t *error)
+{
+   const duet_partner_spec_t *spec = link->spec;
+   duet_store_cursor_t *cursor = NULL;
+   duet_store_bound_t lower = {progress->has_last_id ? &progress->last_id : NULL, false};
+   if (!duet_store_scan(session, spec->database, spec->source, progress->has_last_id ? &lower : NULL, NULL, false,
+                        &cursor, error)) {
+      return false;
+   }
+   bool ok = true;
+   while (ok && chunk->count < capacity) {
+      const bson_t *doc = NULL;
+      bson_iter_t id;
+      ok = duet_store_cursor_next(cursor, &doc, error);
+      if (!ok || !doc) {
+         break;
+      }
+      if (!bson_iter_init_find(&id, doc, "_id")) {
+         duet_error_set(error, DUET_ERR_INTERNAL, "a stored document of %s.%s has no _id", spec->database,
+                        spec->source);
+         ok = false;
+         break;
+      }
+      size_t i = chunk->count;
+      bson_value_copy(bson_iter_value(&id), &chunk->ids[i]);
+      if (chunk->transformed) {
+         ok = partner_transform_apply_at(link->transform, DUET_PARTNER_FORWARD, doc, now_ms, &chunk->transformed[i],
+                                         error);
+         if (!ok) {
+            backfill_wrap(link, &chunk->ids[i], error);
+         }
+      } else {
+         chunk->copies[i] = bson_copy(doc);
+      }
+      chunk->count++; /* the failed transform's output is initialized too: chunk_clear frees it */
+   }
+   duet_store_cursor_destroy(cursor);
+   return ok;
+}
+
+/* Writes the chunk: a partner spec inserts each forward(d) whose partner _id is missing, in
+ * one bulk insert (a present one was written by a mirror and is never older: it stays);
+ * in-place rewrites each document.  *copied counts the documents written. */
+static bool chunk_write(duet_partner_link_t *link, duet_session_t *session, const backfill_chunk_t *chunk,
+                        int64_t now_ms, int64_t *copied, duet_error_t *error)
+{
+   const duet_partner_spec_t *spec = link->spec;
+   bool ok = true;
+   *copied = 0;
+   partner_backfill_link = link; /* the partner's reverse mirror skips these writes */
+   if (chunk->transformed) {
+      const bson_t **docs = bson_malloc((chunk->count ? chunk->count : 1) * sizeof *docs);
+      bool *inserted = bson_malloc0((chunk->count ? chunk->count : 1) * sizeof *inserted);
+      size_t failed = chunk->count;
+      for (size_t i = 0; i < chunk->count; i++) {
+         docs[i] = &chunk->transformed[i];
+      }
+      ok = duet_store_insert_bulk(session, spec->database, spec->partner, docs, chunk->count,
+                                  DUET_STORE_BULK_SKIP_EXISTING, inserted, &failed, error);
+      if (!ok && failed < chunk->count) {
+         backfill_wrap(link, &chunk->ids[failed], error);
+      }
+      for (size_t i = 0; ok && i < chunk->count; i++) {
+         *copied += inserted[i] ? 1 : 0;
+      }
+      bson_free(docs);
+      bson_free(inserted);
+   } else {
+      for (size_t i = 0; ok && i < chunk->count; i++) {
+         bool changed = false;
+         ok = backfill_in_place(link, session, chunk->copies[i], now_ms, &changed, error);
+         if (!ok) {
+            backfill_wrap(link, &chunk->ids[i], error);
+         }
+         *copied += changed ? 1 : 0;
+      }
+   }
+   partner_backfill_link = NULL;
    return ok;
 }
 
@@ -157,14 +276,16 @@ bool duet_partner_backfill_step(duet_partner_link_t *link, duet_session_t *sessi
 {
    const duet_partner_spec_t *spec = link->spec;
    duet_partner_progress_t progress;
-   duet_store_cursor_t *cursor = NULL;
-   bson_t **chunk = bson_malloc0((size_t)spec->chunk_size * sizeof *chunk);
-   size_t chunk_count = 0;
+   backfill_chunk_t chunk;
+   size_t capacity = (size_t)spec->chunk_size;
+   int64_t now_ms = partner_now_ms(); /* $$NOW of this chunk */
+   int64_t copied = 0;
    bool found = false, ok = false;
    *finished = false;
    memset(&progress, 0, sizeof progress);
+   chunk_init(&chunk, capacity, spec->strategy != DUET_PARTNER_STRATEGY_IN_PLACE);
    if (!duet_session_begin(session, error)) {
-      bson_free(chunk);
+      chunk_clear(&chunk);
       return false;
    }
    if (!progress_read(link, session, &progress, &found, error)) {
@@ -178,74 +299,36 @@ bool duet_partner_backfill_step(duet_partner_link_t *link, duet_session_t *sessi
       *finished = true;
       duet_session_abort(session);
       duet_partner_progress_clear(&progress);
-      bson_free(chunk);
+      chunk_clear(&chunk);
       return true;
    }
-   /* read the chunk first (bounded: chunk_size copies), then write with no cursor open */
-   duet_store_bound_t lower = {progress.has_last_id ? &progress.last_id : NULL, false};
-   if (!duet_store_scan(session, spec->database, spec->source, progress.has_last_id ? &lower : NULL, NULL, false,
-                        &cursor, error)) {
+   /* read the chunk first (bounded: chunk_size documents), then write with no cursor open */
+   if (!chunk_read(link, session, &progress, capacity, now_ms, &chunk, error) ||
+       !chunk_write(link, session, &chunk, now_ms, &copied, error)) {
       goto fail;
    }
-   while (chunk_count < (size_t)spec->chunk_size) {
-      const bson_t *doc = NULL;
-      if (!duet_store_cursor_next(cursor, &doc, error)) {
-         goto fail;
-      }
-      if (!doc) {
-         break;
-      }
-      chunk[chunk_count++] = bson_copy(doc);
-   }
-   duet_store_cursor_destroy(cursor);
-   cursor = NULL;
-   partner_backfill_link = link;
-   for (size_t i = 0; i < chunk_count; i++) {
-      bool copied = false;
-      if (!backfill_one(link, session, chunk[i], &copied, error)) {
-         bson_iter_t id;
-         bson_iter_init_find(&id, chunk[i], "_id");
-         char *id_json = NULL;
-         bson_t wrapper;
-         bson_init(&wrapper);
-         bson_append_iter(&wrapper, "_id", 3, &id);
-         id_json = bson_as_relaxed_extended_json(&wrapper, NULL);
-         duet_error_wrap(error, "backfill of partner link %s stopped at source document %s", link->name, id_json);
-         bson_free(id_json);
-         bson_destroy(&wrapper);
-         partner_backfill_link = NULL;
-         goto fail;
-      }
-      progress.copied += copied ? 1 : 0;
-   }
-   partner_backfill_link = NULL;
-   if (chunk_count > 0) {
-      bson_iter_t id;
-      bson_iter_init_find(&id, chunk[chunk_count - 1], "_id");
+   progress.copied += copied;
+   if (chunk.count > 0) {
       if (progress.has_last_id) {
          bson_value_destroy(&progress.last_id);
       }
-      bson_value_copy(bson_iter_value(&id), &progress.last_id);
+      bson_value_copy(&chunk.ids[chunk.count - 1], &progress.last_id);
       progress.has_last_id = true;
    }
-   progress.done += (int64_t)chunk_count;
-   progress.finished = chunk_count < (size_t)spec->chunk_size;
+   progress.done += (int64_t)chunk.count;
+   progress.finished = chunk.count < capacity;
    if (!progress_write(link, session, &progress, error) || !duet_session_commit(session, error)) {
       goto fail;
    }
-   atomic_fetch_add(&link->run_done, (int64_t)chunk_count);
+   atomic_fetch_add(&link->run_done, (int64_t)chunk.count);
    *finished = progress.finished;
    ok = true;
 
 fail:
-   duet_store_cursor_destroy(cursor);
    if (!ok) {
       duet_session_abort(session);
    }
-   for (size_t i = 0; i < chunk_count; i++) {
-      bson_destroy(chunk[i]);
-   }
-   bson_free(chunk);
+   chunk_clear(&chunk);
    duet_partner_progress_clear(&progress);
    return ok;
 }

@@ -41,6 +41,13 @@ struct duet_partner_link {
  * backfill's own writes, which already hold the transformed document. */
 extern _Thread_local const duet_partner_link_t *partner_backfill_link;
 
+/* The wall clock in milliseconds since the epoch ($$NOW). */
+int64_t partner_now_ms(void);
+/* duet_partner_transform_apply with $$NOW = now_ms: the backfill reads the clock once per
+ * chunk, as MongoDB fixes $$NOW once per command. */
+bool partner_transform_apply_at(const duet_partner_transform_t *transform, duet_partner_direction_t direction,
+                                const bson_t *doc, int64_t now_ms, bson_t *out, duet_error_t *error);
+
 /* Registers the link's two mirrors (partner strategy only). */
 bool partner_link_register(duet_partner_link_t *link, duet_error_t *error);
 void partner_link_unregister(duet_partner_link_t *link);

@@ -7,6 +7,8 @@
 #include <duet/mql_pipeline.h>
 #include <duet/partner.h>
 
+#include "partner/partner_internal.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,8 +114,21 @@ void duet_partner_transform_destroy(duet_partner_transform_t *transform)
    bson_free(transform);
 }
 
+int64_t partner_now_ms(void)
+{
+   struct timeval now;
+   bson_gettimeofday(&now);
+   return (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
+}
+
 bool duet_partner_transform_apply(const duet_partner_transform_t *transform, duet_partner_direction_t direction,
                                   const bson_t *doc, bson_t *out, duet_error_t *error)
+{
+   return partner_transform_apply_at(transform, direction, doc, partner_now_ms(), out, error);
+}
+
+bool partner_transform_apply_at(const duet_partner_transform_t *transform, duet_partner_direction_t direction,
+                                const bson_t *doc, int64_t now_ms, bson_t *out, duet_error_t *error)
 {
    const duet_pipeline_t *pipeline = direction == DUET_PARTNER_FORWARD ? transform->forward : transform->reverse;
    const char *name = direction == DUET_PARTNER_FORWARD ? "forward" : "reverse";
@@ -124,9 +139,7 @@ bool duet_partner_transform_apply(const duet_partner_transform_t *transform, due
    }
    bool emitted = false;
    duet_expr_env_t env = DUET_EXPR_ENV_INIT;
-   struct timeval now;
-   bson_gettimeofday(&now);
-   env.now_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000; /* $$NOW: wall clock */
+   env.now_ms = now_ms; /* $$NOW */
    if (!duet_pipeline_apply(pipeline, doc, &env, out, &emitted, error)) {
       return false;
    }

@@ -4,6 +4,7 @@
  * indexes, appends its change-log entry and runs the write hooks in the same
  * transaction.  A collection's table is (k = encoded _id, d = BSON document).
  */
+#include "store/store_bulk.h"
 #include "store/store_internal.h"
 
 #include <duet/doc.h>
@@ -28,10 +29,19 @@ sqlite3_stmt *duet_store_coll_stmt(duet_session_t *session, duet_store_coll_t *c
       sqlite3_reset(stmt); /* every caller binds all of its parameters */
       return stmt;
    }
-   static const char *const formats[] = {
-      "INSERT INTO %s(k, d) VALUES(?1, ?2)", "UPDATE %s SET d = ?1 WHERE k = ?2", "DELETE FROM %s WHERE k = ?1",
-      "SELECT d FROM %s WHERE k = ?1", "SELECT count(*) FROM %s"};
-   char sql[128];
+#define ROWS4 "(?, ?), (?, ?), (?, ?), (?, ?)"
+   static const char *const formats[DUET_STORE_STMT_KINDS] = {
+      "INSERT INTO %s(k, d) VALUES(?1, ?2)",
+      "UPDATE %s SET d = ?1 WHERE k = ?2",
+      "DELETE FROM %s WHERE k = ?1",
+      "SELECT d FROM %s WHERE k = ?1",
+      "SELECT count(*) FROM %s",
+      "INSERT INTO %s(k, d) VALUES(?1, ?2) ON CONFLICT(k) DO NOTHING",
+      "INSERT INTO %s(k, d) VALUES" ROWS4 ", " ROWS4 ", " ROWS4 ", " ROWS4,
+   };
+#undef ROWS4
+   _Static_assert(DUET_STORE_INSERT_GROUP == 16, "the group statement above lists 16 rows");
+   char sql[256];
    snprintf(sql, sizeof sql, formats[kind], coll->table);
    stmt = duet_store_stmt(session, sql, error);
    coll->stmts[kind] = stmt;
@@ -121,9 +131,7 @@ bool duet_store_check_document(const bson_t *doc, duet_error_t *error)
    return true;
 }
 
-/* Initializes *out with `doc` whose _id comes first: the given one, `id` when doc
- * has none (id may be NULL: a new ObjectId).  *out_id points into *out. */
-static void with_id_first(const bson_t *doc, const bson_value_t *id, bson_t *out)
+void duet_store_with_id_first(const bson_t *doc, const bson_value_t *id, bson_t *out)
 {
    bson_init(out);
    bson_iter_t iter;
@@ -144,13 +152,13 @@ static void with_id_first(const bson_t *doc, const bson_value_t *id, bson_t *out
    }
 }
 
-static bool id_first(const bson_t *doc)
+bool duet_store_id_first(const bson_t *doc)
 {
    bson_iter_t iter;
    return bson_iter_init(&iter, doc) && bson_iter_next(&iter) && strcmp(bson_iter_key(&iter), "_id") == 0;
 }
 
-static void dup_id_error(duet_store_coll_t *coll, const bson_value_t *id, duet_error_t *error)
+void duet_store_dup_id_error(duet_store_coll_t *coll, const bson_value_t *id, duet_error_t *error)
 {
    bson_t pattern = BSON_INITIALIZER;
    bson_t value = BSON_INITIALIZER;
@@ -161,8 +169,8 @@ static void dup_id_error(duet_store_coll_t *coll, const bson_value_t *id, duet_e
    bson_destroy(&value);
 }
 
-static bool run_hooks(duet_session_t *session, duet_store_op_t op, duet_store_coll_t *coll, const bson_t *old_doc,
-                      const bson_t *new_doc, duet_error_t *error)
+bool duet_store_run_hooks(duet_session_t *session, duet_store_op_t op, duet_store_coll_t *coll, const bson_t *old_doc,
+                          const bson_t *new_doc, duet_error_t *error)
 {
    duet_store_write_t write = {
       .op = op,
@@ -194,8 +202,8 @@ static bool insert_work(duet_session_t *session, void *arg, duet_error_t *error)
    bson_t rebuilt;
    const bson_t *doc = args->doc;
    bool owned = false;
-   if (!id_first(doc)) {
-      with_id_first(doc, NULL, &rebuilt);
+   if (!duet_store_id_first(doc)) {
+      duet_store_with_id_first(doc, NULL, &rebuilt);
       doc = &rebuilt;
       owned = true;
       if (doc->len > DUET_STORE_MAX_BSON_SIZE) {
@@ -224,7 +232,7 @@ static bool insert_work(duet_session_t *session, void *arg, duet_error_t *error)
    sqlite3_reset(stmt);
    if (rc != SQLITE_DONE) {
       if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-         dup_id_error(coll, id, error);
+         duet_store_dup_id_error(coll, id, error);
       } else {
          duet_store_sqlite_error(session->db, rc, "insert", error);
       }
@@ -236,7 +244,7 @@ static bool insert_work(duet_session_t *session, void *arg, duet_error_t *error)
    duet_store_change_entry_t entry = {
       .op = "insert", .db = coll->db, .coll = coll->name, .id = id, .post = doc};
    if (!duet_store_changelog_append(session, &entry, error) ||
-       !run_hooks(session, DUET_STORE_OP_INSERT, coll, NULL, doc, error)) {
+       !duet_store_run_hooks(session, DUET_STORE_OP_INSERT, coll, NULL, doc, error)) {
       goto done;
    }
    if (args->stored) {
@@ -308,8 +316,8 @@ static bool update_work(duet_session_t *session, void *arg, duet_error_t *error)
          return false;
       }
    }
-   if (!id_first(doc)) {
-      with_id_first(doc, old_id, &rebuilt);
+   if (!duet_store_id_first(doc)) {
+      duet_store_with_id_first(doc, old_id, &rebuilt);
       doc = &rebuilt;
       owned = true;
    }
@@ -364,7 +372,7 @@ static bool update_work(duet_session_t *session, void *arg, duet_error_t *error)
    };
    bool logged = duet_store_changelog_append(session, &entry, error);
    bson_destroy(&description);
-   if (!logged || !run_hooks(session, is_update ? DUET_STORE_OP_UPDATE : DUET_STORE_OP_REPLACE, coll,
+   if (!logged || !duet_store_run_hooks(session, is_update ? DUET_STORE_OP_UPDATE : DUET_STORE_OP_REPLACE, coll,
                              args->old_doc, doc, error)) {
       goto done;
    }
@@ -438,7 +446,7 @@ static bool delete_work(duet_session_t *session, void *arg, duet_error_t *error)
       .pre = coll->pre_images ? &old_doc : NULL,
    };
    if (!duet_store_changelog_append(session, &entry, error) ||
-       !run_hooks(session, DUET_STORE_OP_DELETE, coll, &old_doc, NULL, error)) {
+       !duet_store_run_hooks(session, DUET_STORE_OP_DELETE, coll, &old_doc, NULL, error)) {
       goto done;
    }
    *args->deleted = true;

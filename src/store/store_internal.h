@@ -46,6 +46,18 @@ struct duet_store {
    atomic_uint commits_since_prune;
 };
 
+/* The statements of a collection's table, cached on the catalog entry. */
+typedef enum duet_store_coll_stmt_kind {
+   DUET_STORE_STMT_INSERT, /* INSERT INTO c(k, d) VALUES(?1, ?2) */
+   DUET_STORE_STMT_UPDATE, /* UPDATE c SET d = ?1 WHERE k = ?2 */
+   DUET_STORE_STMT_DELETE, /* DELETE FROM c WHERE k = ?1 */
+   DUET_STORE_STMT_FIND,   /* SELECT d FROM c WHERE k = ?1 */
+   DUET_STORE_STMT_COUNT,  /* SELECT count(*) FROM c */
+   DUET_STORE_STMT_INSERT_OR_SKIP, /* INSERT INTO c(k, d) VALUES(?1, ?2) ON CONFLICT(k) DO NOTHING */
+   DUET_STORE_STMT_INSERT_GROUP,   /* INSERT INTO c(k, d) VALUES(?, ?), ... DUET_STORE_INSERT_GROUP rows (store_bulk.h) */
+   DUET_STORE_STMT_KINDS
+} duet_store_coll_stmt_kind_t;
+
 /* A secondary index as the catalog describes it. */
 typedef struct duet_store_index {
    char *name;           /* owned */
@@ -72,7 +84,7 @@ typedef struct duet_store_coll {
    int validation_level;  /* 0 off, 1 strict, 2 moderate */
    int validation_action; /* 0 error, 1 warn */
    bool pre_images;       /* changeStreamPreAndPostImages.enabled */
-   sqlite3_stmt *stmts[5];      /* borrowed from the session's statement cache, see duet_store_coll_stmt */
+   sqlite3_stmt *stmts[DUET_STORE_STMT_KINDS]; /* borrowed from the session's statement cache, see duet_store_coll_stmt */
    uint64_t stmt_generation;    /* session->stmt_generation the pointers above belong to */
    duet_store_index_t *indexes; /* owned array of secondary indexes */
    size_t index_count;
@@ -134,14 +146,6 @@ bool duet_store_in_write(duet_session_t *session, duet_store_work_fn work, void 
 bool duet_store_next_ts(duet_session_t *session, duet_store_ts_t *ts, duet_error_t *error);
 int64_t duet_store_now_ms(void);
 
-/* The statements of a collection's table, cached on the catalog entry. */
-typedef enum duet_store_coll_stmt_kind {
-   DUET_STORE_STMT_INSERT, /* INSERT INTO c(k, d) VALUES(?1, ?2) */
-   DUET_STORE_STMT_UPDATE, /* UPDATE c SET d = ?1 WHERE k = ?2 */
-   DUET_STORE_STMT_DELETE, /* DELETE FROM c WHERE k = ?1 */
-   DUET_STORE_STMT_FIND,   /* SELECT d FROM c WHERE k = ?1 */
-   DUET_STORE_STMT_COUNT,  /* SELECT count(*) FROM c */
-} duet_store_coll_stmt_kind_t;
 sqlite3_stmt *duet_store_coll_stmt(duet_session_t *session, duet_store_coll_t *coll, duet_store_coll_stmt_kind_t kind,
                                    duet_error_t *error);
 
@@ -181,6 +185,16 @@ void duet_store_match_free(void *match);
 
 /* Checks a document about to be stored: valid BSON, size, top-level names, _id type. */
 bool duet_store_check_document(const bson_t *doc, duet_error_t *error);
+/* Whether doc's first field is _id. */
+bool duet_store_id_first(const bson_t *doc);
+/* Initializes *out with `doc` whose _id comes first: the given one, `id` when doc has
+ * none (id may be NULL: a new ObjectId).  *out is owned by the caller. */
+void duet_store_with_id_first(const bson_t *doc, const bson_value_t *id, bson_t *out);
+/* The 11000 error of a duplicate _id in coll. */
+void duet_store_dup_id_error(duet_store_coll_t *coll, const bson_value_t *id, duet_error_t *error);
+/* Runs the write hooks of coll for one write (old_doc/new_doc borrowed, NULL where absent). */
+bool duet_store_run_hooks(duet_session_t *session, duet_store_op_t op, duet_store_coll_t *coll, const bson_t *old_doc,
+                          const bson_t *new_doc, duet_error_t *error);
 
 /* ---- store_index.c ---- */
 

@@ -271,6 +271,71 @@ static void test_backfill_error_is_recorded(void **state)
    duet_partner_spec_destroy(spec);
 }
 
+/* Chunks of 40 go through the store's bulk insert in groups: documents mirrored before the
+ * backfill reaches them sit inside full groups and stay; a failing document inside a full
+ * group is named by its own source _id. */
+static void test_backfill_large_chunks(void **state)
+{
+   store_fixture_t *f = *state;
+   insert_tasks(f->session, 1, 101);
+   bson_t *old_doc = partner_test_find(f->session, "Task", "{\"_id\": 70}");
+   bson_t *bad = TEST_JSON("{\"_id\": 70, \"name\": 12}"); /* fails the partner's validator */
+   ASSERT_OK(duet_store_update(f->session, "test", "Task", old_doc, bad, DUET_STORE_REPLACE, NULL, error));
+   duet_partner_spec_t *spec = partner_test_spec_json(
+       "{\"version\": 1, \"database\": \"test\", \"source\": \"Task\", \"partner\": \"TaskV2\", \"schema\": "
+       "{\"title\": \"Task\", \"bsonType\": \"object\", \"required\": [\"_id\", \"name\"], \"properties\": "
+       "{\"_id\": {\"bsonType\": \"string\"}, \"name\": {\"bsonType\": \"string\"}, \"complete\": "
+       "{\"bsonType\": \"bool\"}}}, \"forward\": [{\"$addFields\": {\"_id\": {\"$toString\": \"$_id\"}}}], "
+       "\"reverse\": [{\"$addFields\": {\"_id\": {\"$toInt\": \"$_id\"}}}], \"options\": {\"chunk_size\": 40}}");
+   duet_partner_link_t *link = NULL;
+   ASSERT_OK(duet_partner_link_create(f->session, spec, &link, error));
+   /* client writes before the backfill: 5 and 20 (first chunk), 33 (its last group), 50 deleted */
+   const int changed[] = {5, 20, 33};
+   for (size_t i = 0; i < 3; i++) {
+      char id_json[32], new_json[96];
+      snprintf(id_json, sizeof id_json, "{\"_id\": %d}", changed[i]);
+      snprintf(new_json, sizeof new_json, "{\"_id\": %d, \"name\": \"changed %d\"}", changed[i], changed[i]);
+      bson_t *current = partner_test_find(f->session, "Task", id_json);
+      bson_t *replacement = TEST_JSON(new_json);
+      ASSERT_OK(duet_store_update(f->session, "test", "Task", current, replacement, DUET_STORE_REPLACE, NULL, error));
+      bson_destroy(current);
+      bson_destroy(replacement);
+   }
+   bson_value_t id = {.value_type = BSON_TYPE_INT32, .value.v_int32 = 50};
+   ASSERT_OK(duet_store_delete(f->session, "test", "Task", &id, NULL, error));
+   assert_int_equal(partner_test_count(f->session, "TaskV2"), 3);
+
+   duet_error_t err = DUET_ERROR_INIT;
+   ASSERT_FAILS(err, DUET_ERR_DOCUMENT_VALIDATION_FAILURE,
+                duet_partner_backfill_run(link, f->session, NULL, NULL, error));
+   assert_non_null(strstr(err.message, "stopped at source document { \"_id\" : 70 }"));
+   duet_error_clear(&err);
+   assert_int_equal(partner_test_count(f->session, "TaskV2"), 40); /* the first chunk: 37 copied + 3 */
+
+   /* the client fixes 70 (mirrored), the backfill resumes */
+   ASSERT_OK(duet_store_update(f->session, "test", "Task", bad, old_doc, DUET_STORE_REPLACE, NULL, error));
+   ASSERT_OK(duet_partner_backfill_run(link, f->session, NULL, NULL, error));
+   duet_partner_progress_t progress;
+   ASSERT_OK(duet_partner_progress_get(link, f->session, &progress, error));
+   assert_true(progress.finished);
+   assert_int_equal(progress.done, 99);
+   assert_int_equal(progress.copied, 95); /* 5, 20, 33 and 70 were mirrored */
+   duet_partner_progress_clear(&progress);
+   bson_t *doc = partner_test_find(f->session, "TaskV2", "{\"_id\": \"33\"}");
+   ASSERT_JSON_EQ(doc, "{\"_id\": \"33\", \"name\": \"changed 33\"}");
+   bson_destroy(doc);
+   assert_null(partner_test_find(f->session, "TaskV2", "{\"_id\": \"50\"}"));
+   duet_partner_verify_report_t report;
+   ASSERT_OK(duet_partner_verify(f->session, spec, 3, &report, error));
+   assert_int_equal(report.partner_count, 99);
+   assert_int_equal(duet_partner_verify_differences(&report), 0);
+   duet_partner_verify_report_clear(&report);
+   bson_destroy(old_doc);
+   bson_destroy(bad);
+   duet_partner_link_destroy(link);
+   duet_partner_spec_destroy(spec);
+}
+
 static void test_in_place_backfill(void **state)
 {
    store_fixture_t *f = *state;
@@ -314,6 +379,7 @@ int main(void)
    const struct CMUnitTest tests[] = {
        cmocka_unit_test_setup_teardown(test_check_counts_every_problem, store_fixture_open, store_fixture_close),
        cmocka_unit_test_setup_teardown(test_check_round_trip_and_clean_data, store_fixture_open, store_fixture_close),
+       cmocka_unit_test_setup_teardown(test_backfill_large_chunks, store_fixture_open, store_fixture_close),
        cmocka_unit_test_setup_teardown(test_backfill_resumes_and_keeps_mirrored_documents, store_fixture_open,
                                        store_fixture_close),
        cmocka_unit_test_setup_teardown(test_verify_reports_differences, store_fixture_open, store_fixture_close),
