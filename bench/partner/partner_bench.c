@@ -160,14 +160,14 @@ static void load(mongoc_client_t *client, int64_t count)
 /* The seeds' spec: Task._id objectId -> string, chunks of 1000. */
 static void seeds_spec(bson_t *spec)
 {
-   const char *json =
-      "{\"version\": 1, \"strategy\": \"partner\", \"database\": \"test\", \"source\": \"Task\", \"partner\": \"TaskV2\","
-      " \"schema\": {\"title\": \"Task\", \"bsonType\": \"object\", \"required\": [\"_id\", \"name\"],"
-      "   \"properties\": {\"_id\": {\"bsonType\": \"string\"}, \"name\": {\"bsonType\": \"string\"},"
-      "                    \"complete\": {\"bsonType\": \"bool\", \"default\": false}}},"
-      " \"forward\": [{\"$addFields\": {\"_id\": {\"$toString\": \"$_id\"}}}],"
-      " \"reverse\": [{\"$addFields\": {\"_id\": {\"$toObjectId\": \"$_id\"}}}],"
-      " \"options\": {\"chunk_size\": 1000}}";
+   const char *json = "{\"version\": 1, \"strategy\": \"partner\", \"database\": \"test\", \"source\": \"Task\", "
+                      "\"partner\": \"TaskV2\","
+                      " \"schema\": {\"title\": \"Task\", \"bsonType\": \"object\", \"required\": [\"_id\", \"name\"],"
+                      "   \"properties\": {\"_id\": {\"bsonType\": \"string\"}, \"name\": {\"bsonType\": \"string\"},"
+                      "                    \"complete\": {\"bsonType\": \"bool\", \"default\": false}}},"
+                      " \"forward\": [{\"$addFields\": {\"_id\": {\"$toString\": \"$_id\"}}}],"
+                      " \"reverse\": [{\"$addFields\": {\"_id\": {\"$toObjectId\": \"$_id\"}}}],"
+                      " \"options\": {\"chunk_size\": 1000}}";
    bson_error_t error;
    if (!bson_init_from_json(spec, json, -1, &error)) {
       die("spec", error.message);
@@ -266,8 +266,8 @@ static double raw_copy(const char *directory, int64_t count)
    sqlite3_finalize(insert);
 
    /* timed: chunks in key order after the last key, each one transaction with its progress row */
-   sqlite_check(sqlite3_prepare_v2(db, "SELECT k, d FROM src WHERE k > ? ORDER BY k LIMIT 1000", -1, &select, NULL),
-                db, "prepare");
+   sqlite_check(sqlite3_prepare_v2(db, "SELECT k, d FROM src WHERE k > ? ORDER BY k LIMIT 1000", -1, &select, NULL), db,
+                "prepare");
    sqlite_check(sqlite3_prepare_v2(db, "INSERT INTO dst VALUES (?, ?)", -1, &insert, NULL), db, "prepare");
    sqlite_check(sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO progress VALUES (1, ?, ?)", -1, &progress, NULL), db,
                 "prepare");
@@ -315,21 +315,22 @@ static double raw_copy(const char *directory, int64_t count)
 /* ---- writes through pymongo --------------------------------------------------------------- */
 
 static const char write_script[] =
-   "import sys, time\n"
-   "import bson, pymongo\n"
-   "client = pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=5000)\n"
-   "count = int(sys.argv[2])\n"
-   "mirrored, plain = client.test.Task, client.test.Plain\n"
-   "times = {'mirrored': 0.0, 'plain': 0.0}\n"
-   "for first in range(0, count, 1000):\n"
-   "    for name, coll in (('mirrored', mirrored), ('plain', plain)) if first % 2000 else (('plain', plain), ('mirrored', mirrored)):\n"
-   "        docs = [{'_id': bson.ObjectId(), 'name': 'written %d' % i, 'complete': False}\n"
-   "                for i in range(first, min(count, first + 1000))]\n"
-   "        start = time.perf_counter()\n"
-   "        coll.insert_many(docs)\n"
-   "        times[name] += time.perf_counter() - start\n"
-   "assert client.test.TaskV2.count_documents({'name': 'written 0'}) == 1\n"
-   "print(times['mirrored'], times['plain'])\n";
+    "import sys, time\n"
+    "import bson, pymongo\n"
+    "client = pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=5000)\n"
+    "count = int(sys.argv[2])\n"
+    "mirrored, plain = client.test.Task, client.test.Plain\n"
+    "times = {'mirrored': 0.0, 'plain': 0.0}\n"
+    "for first in range(0, count, 1000):\n"
+    "    for name, coll in (('mirrored', mirrored), ('plain', plain)) if first % 2000 else (('plain', plain), "
+    "('mirrored', mirrored)):\n"
+    "        docs = [{'_id': bson.ObjectId(), 'name': 'written %d' % i, 'complete': False}\n"
+    "                for i in range(first, min(count, first + 1000))]\n"
+    "        start = time.perf_counter()\n"
+    "        coll.insert_many(docs)\n"
+    "        times[name] += time.perf_counter() - start\n"
+    "assert client.test.TaskV2.count_documents({'name': 'written 0'}) == 1\n"
+    "print(times['mirrored'], times['plain'])\n";
 
 static bool writes(const char *directory, const char *uri, int64_t count, double *mirrored, double *plain)
 {
@@ -422,8 +423,8 @@ int main(int argc, char **argv)
       printf("  pymongo insert_many, %lld docs in 1000-doc batches, alternating:\n", (long long)written);
       printf("    into test.Task (mirrored to TaskV2)  %8.2f s  %9.0f docs/s\n", mirrored, (double)written / mirrored);
       printf("    into test.Plain (no mirror)          %8.2f s  %9.0f docs/s\n", plain, (double)written / plain);
-      printf("  mirrored / plain                       %8.2f    (target <= %.1f: %s)\n", mirrored / plain,
-             WRITE_TARGET, mirrored / plain <= WRITE_TARGET ? "met" : "missed");
+      printf("  mirrored / plain                       %8.2f    (target <= %.1f: %s)\n", mirrored / plain, WRITE_TARGET,
+             mirrored / plain <= WRITE_TARGET ? "met" : "missed");
    } else {
       printf("  writes through pymongo: not measured (/usr/bin/python3 with pymongo failed)\n");
    }

@@ -15,19 +15,19 @@
 #include <unistd.h>
 
 static const char apply_usage[] =
-   "usage: duet apply SPEC [--uri URI] [--detach] [--json]\n"
-   "\n"
-   "Starts the migration on duetd: creates the partner collection with the schema as its\n"
-   "validator, mirrors every write both ways, and backfills the existing documents online in\n"
-   "chunks inside duetd (resumed by duetd after a restart).  Shows the progress until the\n"
-   "backfill has finished: a progress bar on a terminal, plain lines otherwise.  In-place specs\n"
-   "rewrite every document, then make the schema the collection's validator.\n"
-   "\n"
-   "  --uri URI   duetd to use (default " DUET_CLI_DEFAULT_URI ")\n"
-   "  --detach    return once the migration has started (see `duet status`)\n"
-   "  --json      print the final status as JSON\n"
-   "\n"
-   "exit status: 0 success, 2 error\n";
+    "usage: duet apply SPEC [--uri URI] [--detach] [--json]\n"
+    "\n"
+    "Starts the migration on duetd: creates the partner collection with the schema as its\n"
+    "validator, mirrors every write both ways, and backfills the existing documents online in\n"
+    "chunks inside duetd (resumed by duetd after a restart).  Shows the progress until the\n"
+    "backfill has finished: a progress bar on a terminal, plain lines otherwise.  In-place specs\n"
+    "rewrite every document, then make the schema the collection's validator.\n"
+    "\n"
+    "  --uri URI   duetd to use (default " DUET_CLI_DEFAULT_URI ")\n"
+    "  --detach    return once the migration has started (see `duet status`)\n"
+    "  --json      print the final status as JSON\n"
+    "\n"
+    "exit status: 0 success, 2 error\n";
 
 static double apply_now(void)
 {
@@ -115,11 +115,10 @@ static int apply_follow(duet_cli_client_t *client, const char *name, const duet_
          if (!args->json) {
             apply_show(&status, tty, finished);
             if (finished) {
-               printf("backfill done: %lld documents copied; %s\n",
-                      (long long)duet_cli_get_int64(&status, "copied", 0),
+               printf("backfill done: %lld documents copied; %s\n", (long long)duet_cli_get_int64(&status, "copied", 0),
                       duet_cli_get_utf8(&status, "partner", NULL)
-                         ? "writes on either side are mirrored until `duet retire`"
-                         : "the new schema is the collection's validator");
+                          ? "writes on either side are mirrored until `duet retire`"
+                          : "the new schema is the collection's validator");
             }
          } else {
             duet_cli_print_json(stdout, &status);

@@ -11,19 +11,19 @@
 #include <stdio.h>
 
 static const char check_usage[] =
-   "usage: duet check SPEC [--uri URI] [--examples N] [--json]\n"
-   "\n"
-   "Dry run of the migration spec over the source collection on duetd: no writes.  Counts the\n"
-   "documents whose forward transform fails, that fail the partner's schema, whose reverse\n"
-   "transform fails, that do not round-trip (reverse(forward(d)) != d), and pairs that collide on\n"
-   "the partner's _id, with up to N examples each (in-place specs: documents that would not\n"
-   "satisfy the new schema).\n"
-   "\n"
-   "  --uri URI      duetd to ask (default " DUET_CLI_DEFAULT_URI ")\n"
-   "  --examples N   examples per kind of problem (default 5)\n"
-   "  --json         print duetd's report as JSON\n"
-   "\n"
-   "exit status: 0 no problem, 1 problems found, 2 error\n";
+    "usage: duet check SPEC [--uri URI] [--examples N] [--json]\n"
+    "\n"
+    "Dry run of the migration spec over the source collection on duetd: no writes.  Counts the\n"
+    "documents whose forward transform fails, that fail the partner's schema, whose reverse\n"
+    "transform fails, that do not round-trip (reverse(forward(d)) != d), and pairs that collide on\n"
+    "the partner's _id, with up to N examples each (in-place specs: documents that would not\n"
+    "satisfy the new schema).\n"
+    "\n"
+    "  --uri URI      duetd to ask (default " DUET_CLI_DEFAULT_URI ")\n"
+    "  --examples N   examples per kind of problem (default 5)\n"
+    "  --json         print duetd's report as JSON\n"
+    "\n"
+    "exit status: 0 no problem, 1 problems found, 2 error\n";
 
 int duet_cli_check(int argc, char **argv)
 {

@@ -103,8 +103,8 @@ int duet_cli_args_parse(int argc, char **argv, unsigned accepted, const char *us
 static void client_error(duet_error_t *error, const bson_error_t *bson_error, const char *context)
 {
    int32_t code = bson_error->domain == MONGOC_ERROR_SERVER || bson_error->domain == MONGOC_ERROR_WRITE_CONCERN
-                     ? (int32_t)bson_error->code
-                     : DUET_ERR_INTERNAL;
+                      ? (int32_t)bson_error->code
+                      : DUET_ERR_INTERNAL;
    if (code == 0) {
       code = DUET_ERR_INTERNAL;
    }

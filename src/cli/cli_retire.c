@@ -10,17 +10,17 @@
 #include <stdio.h>
 
 static const char retire_usage[] =
-   "usage: duet retire SPEC --keep old|new [--drop] [--uri URI] [--json]\n"
-   "\n"
-   "Ends the migration of SPEC: writes are no longer mirrored.  --keep new keeps the partner\n"
-   "(version-2 clients), --keep old keeps the source; --drop drops the other collection.\n"
-   "\n"
-   "  --keep old|new   which side stays (required)\n"
-   "  --drop           drop the retired collection\n"
-   "  --uri URI        duetd to use (default " DUET_CLI_DEFAULT_URI ")\n"
-   "  --json           print duetd's reply as JSON\n"
-   "\n"
-   "exit status: 0 success, 2 error\n";
+    "usage: duet retire SPEC --keep old|new [--drop] [--uri URI] [--json]\n"
+    "\n"
+    "Ends the migration of SPEC: writes are no longer mirrored.  --keep new keeps the partner\n"
+    "(version-2 clients), --keep old keeps the source; --drop drops the other collection.\n"
+    "\n"
+    "  --keep old|new   which side stays (required)\n"
+    "  --drop           drop the retired collection\n"
+    "  --uri URI        duetd to use (default " DUET_CLI_DEFAULT_URI ")\n"
+    "  --json           print duetd's reply as JSON\n"
+    "\n"
+    "exit status: 0 success, 2 error\n";
 
 int duet_cli_retire(int argc, char **argv)
 {

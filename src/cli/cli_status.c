@@ -9,16 +9,16 @@
 #include <stdio.h>
 
 static const char status_usage[] =
-   "usage: duet status [SPEC] [--uri URI] [--json]\n"
-   "\n"
-   "Shows every migration duetd runs (or the one of SPEC): its state (backfilling, mirroring,\n"
-   "done), backfill progress and rate, writes mirrored and refused since duetd started, and the\n"
-   "last backfill error.\n"
-   "\n"
-   "  --uri URI   duetd to ask (default " DUET_CLI_DEFAULT_URI ")\n"
-   "  --json      print duetd's reply as JSON\n"
-   "\n"
-   "exit status: 0 success, 1 a migration reports an error, 2 error\n";
+    "usage: duet status [SPEC] [--uri URI] [--json]\n"
+    "\n"
+    "Shows every migration duetd runs (or the one of SPEC): its state (backfilling, mirroring,\n"
+    "done), backfill progress and rate, writes mirrored and refused since duetd started, and the\n"
+    "last backfill error.\n"
+    "\n"
+    "  --uri URI   duetd to ask (default " DUET_CLI_DEFAULT_URI ")\n"
+    "  --json      print duetd's reply as JSON\n"
+    "\n"
+    "exit status: 0 success, 1 a migration reports an error, 2 error\n";
 
 /* One migration for humans: one line, and its error. */
 static void status_print_one(const bson_t *migration)

@@ -10,24 +10,24 @@
 #include <stdio.h>
 
 static const char verify_usage[] =
-   "usage: duet verify SPEC [--uri URI] [--examples N] [--json]\n"
-   "\n"
-   "Compares, in one snapshot on duetd, forward(d) for every source document with the partner\n"
-   "document under its _id: missing, extra and differing documents, and source documents whose\n"
-   "transform fails (in-place specs: documents that are not yet their own transform or fail the\n"
-   "new schema).\n"
-   "\n"
-   "  --uri URI      duetd to ask (default " DUET_CLI_DEFAULT_URI ")\n"
-   "  --examples N   examples per kind of difference (default 5)\n"
-   "  --json         print duetd's report as JSON\n"
-   "\n"
-   "exit status: 0 no difference, 1 differences found, 2 error\n";
+    "usage: duet verify SPEC [--uri URI] [--examples N] [--json]\n"
+    "\n"
+    "Compares, in one snapshot on duetd, forward(d) for every source document with the partner\n"
+    "document under its _id: missing, extra and differing documents, and source documents whose\n"
+    "transform fails (in-place specs: documents that are not yet their own transform or fail the\n"
+    "new schema).\n"
+    "\n"
+    "  --uri URI      duetd to ask (default " DUET_CLI_DEFAULT_URI ")\n"
+    "  --examples N   examples per kind of difference (default 5)\n"
+    "  --json         print duetd's report as JSON\n"
+    "\n"
+    "exit status: 0 no difference, 1 differences found, 2 error\n";
 
 int duet_cli_verify(int argc, char **argv)
 {
    duet_cli_args_t args;
-   int status = duet_cli_args_parse(argc, argv, DUET_CLI_OPT_SPEC_REQUIRED | DUET_CLI_OPT_EXAMPLES, verify_usage,
-                                    &args);
+   int status =
+       duet_cli_args_parse(argc, argv, DUET_CLI_OPT_SPEC_REQUIRED | DUET_CLI_OPT_EXAMPLES, verify_usage, &args);
    if (status >= 0) {
       return status;
    }

@@ -191,7 +191,8 @@ bool duet_partner_server_start(duet_server_t *server, duet_error_t *error)
       ok = duet_partner_progress_get(entry->link, session, &progress, error);
       bool finished = ok && progress.finished;
       duet_partner_progress_clear(&progress);
-      partner_log(server, DUET_LOG_INFO, 7810005, finished ? "Partner link restored" : "Partner link restored, resuming its backfill",
+      partner_log(server, DUET_LOG_INFO, 7810005,
+                  finished ? "Partner link restored" : "Partner link restored, resuming its backfill",
                   duet_partner_link_name(entry->link), NULL);
       if (ok && !finished) {
          ok = partner_start_thread(entry, error);
@@ -219,8 +220,8 @@ void duet_partner_server_stop(duet_server_t *server)
       partner_entry_t *entry = entries;
       entries = entry->next;
       partner_join_thread(entry);
-      partner_log(server, DUET_LOG_INFO, 7810008, "Partner link closed for shutdown", duet_partner_link_name(entry->link),
-                  NULL);
+      partner_log(server, DUET_LOG_INFO, 7810008, "Partner link closed for shutdown",
+                  duet_partner_link_name(entry->link), NULL);
       duet_partner_link_destroy(entry->link); /* unregisters the mirrors; the persisted link stays */
       bson_free(entry);
    }
@@ -410,8 +411,8 @@ bool duet_cmd_duet_apply(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *e
       if (ok && exists) {
          duet_store_collection_info_clear(&info);
       } else if (ok) {
-         duet_error_set(error, DUET_ERR_NAMESPACE_NOT_FOUND, "source collection %s.%s does not exist",
-                        spec->database, spec->source);
+         duet_error_set(error, DUET_ERR_NAMESPACE_NOT_FOUND, "source collection %s.%s does not exist", spec->database,
+                        spec->source);
          ok = false;
       }
    }
@@ -543,7 +544,8 @@ bool duet_cmd_duet_retire(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *
    char *kept = NULL, *retired = NULL;
    if (spec->strategy == DUET_PARTNER_STRATEGY_PARTNER) {
       kept = bson_strdup_printf("%s.%s", spec->database, keep == DUET_PARTNER_KEEP_NEW ? spec->partner : spec->source);
-      retired = bson_strdup_printf("%s.%s", spec->database, keep == DUET_PARTNER_KEEP_NEW ? spec->source : spec->partner);
+      retired =
+          bson_strdup_printf("%s.%s", spec->database, keep == DUET_PARTNER_KEEP_NEW ? spec->source : spec->partner);
    } else {
       kept = bson_strdup_printf("%s.%s", spec->database, spec->source);
    }
@@ -574,8 +576,8 @@ bool duet_cmd_duet_retire(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *
 
 /* ---- checks for other commands -------------------------------------------------------------- */
 
-bool duet_partner_server_check_write_target(duet_server_t *server, const char *db, const char *coll,
-                                            const char *stage, duet_error_t *error)
+bool duet_partner_server_check_write_target(duet_server_t *server, const char *db, const char *coll, const char *stage,
+                                            duet_error_t *error)
 {
    duet_session_t *session = NULL;
    bool linked = false;
@@ -623,8 +625,8 @@ static duet_schema_set_t *partner_validator_schema(const char *coll, const bson_
    return set;
 }
 
-bool duet_partner_server_check_coll_mod(duet_server_t *server, const char *db, const char *coll,
-                                        const bson_t *changes, duet_error_t *error)
+bool duet_partner_server_check_coll_mod(duet_server_t *server, const char *db, const char *coll, const bson_t *changes,
+                                        duet_error_t *error)
 {
    if (!bson_has_field(changes, "validator")) {
       return true;

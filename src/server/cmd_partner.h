@@ -35,13 +35,13 @@ void duet_partner_server_stop(duet_server_t *server);
 
 /* Fails with 20 IllegalOperation, naming the link, when db.coll is the source or partner of
  * a migration: `stage` ("$out", "$merge") may not replace or merge into a mirrored collection. */
-bool duet_partner_server_check_write_target(duet_server_t *server, const char *db, const char *coll,
-                                            const char *stage, duet_error_t *error);
+bool duet_partner_server_check_write_target(duet_server_t *server, const char *db, const char *coll, const char *stage,
+                                            duet_error_t *error);
 
 /* collMod on a collection whose validator is an App Services schema ($jsonSchema): fails with
  * 2019 InvalidSchemaChange and Realm's additive-only message when `changes` (borrowed, the
  * collMod options) set a new $jsonSchema that is a breaking change; passes otherwise. */
-bool duet_partner_server_check_coll_mod(duet_server_t *server, const char *db, const char *coll,
-                                        const bson_t *changes, duet_error_t *error);
+bool duet_partner_server_check_coll_mod(duet_server_t *server, const char *db, const char *coll, const bson_t *changes,
+                                        duet_error_t *error);
 
 #endif /* DUET_SERVER_CMD_PARTNER_H */
