@@ -58,11 +58,10 @@ typedef struct changestream {
    duet_error_t deferred; /* an event failed after others were queued: reported once they are out */
    bool deferred_due;     /* the batch carrying the events before it has ended */
    bool invalidated;      /* an invalidate was queued: nothing is read after it */
-   bool ended;       /* the invalidate was handed out: the cursor closes */
+   bool ended;            /* the invalidate was handed out: the cursor closes */
 } changestream_t;
 
-void duet_changestream_token(duet_store_ts_t ts, duet_changestream_token_kind_t kind, bson_t *parent,
-                             const char *key)
+void duet_changestream_token(duet_store_ts_t ts, duet_changestream_token_kind_t kind, bson_t *parent, const char *key)
 {
    char data[32];
    snprintf(data, sizeof data, "%016llX%02X", (unsigned long long)ts, (unsigned)kind);
@@ -130,7 +129,7 @@ static void changestream_push(changestream_t *stream, bson_t *event, duet_store_
       stream->item_capacity = capacity;
    }
    stream->items[(stream->item_start + stream->item_count) % stream->item_capacity] =
-      (changestream_item_t){event, ts, kind};
+       (changestream_item_t){event, ts, kind};
    stream->item_count++;
 }
 
@@ -167,12 +166,9 @@ static bool changestream_in_scope(const changestream_t *stream, const char *db, 
       return false;
    }
    switch (stream->scope) {
-   case SCOPE_COLLECTION:
-      return strcmp(db, stream->db) == 0 && coll && strcmp(coll, stream->collection) == 0;
-   case SCOPE_DATABASE:
-      return strcmp(db, stream->db) == 0;
-   default:
-      return true;
+   case SCOPE_COLLECTION: return strcmp(db, stream->db) == 0 && coll && strcmp(coll, stream->collection) == 0;
+   case SCOPE_DATABASE: return strcmp(db, stream->db) == 0;
+   default: return true;
    }
 }
 
@@ -641,8 +637,8 @@ static bool changestream_check_namespace(const duet_command_ctx_t *ctx, const ch
 /* Parses the stages after $changeStream (only per-document ones are allowed). */
 static bool changestream_parse_stages(changestream_t *stream, bson_iter_t *iter, duet_error_t *error)
 {
-   static const char *const allowed[] = {"$match",   "$project",     "$addFields",   "$set", "$unset",
-                                         "$replaceRoot", "$replaceWith", "$redact", NULL};
+   static const char *const allowed[] = {"$match",       "$project",     "$addFields", "$set", "$unset",
+                                         "$replaceRoot", "$replaceWith", "$redact",    NULL};
    bson_t rest = BSON_INITIALIZER;
    uint32_t count = 0;
    bool ok = true;
@@ -658,8 +654,7 @@ static bool changestream_parse_stages(changestream_t *stream, bson_iter_t *iter,
             duet_error_set(error, 40602, "$changeStream is only valid as the first stage in a pipeline.");
             ok = false;
          } else if (!known && name[0] == '$') {
-            duet_error_set(error, DUET_ERR_ILLEGAL_OPERATION, "%s is not permitted in a $changeStream pipeline",
-                           name);
+            duet_error_set(error, DUET_ERR_ILLEGAL_OPERATION, "%s is not permitted in a $changeStream pipeline", name);
             ok = false;
          }
       }
@@ -677,8 +672,8 @@ static bool changestream_parse_stages(changestream_t *stream, bson_iter_t *iter,
    return ok;
 }
 
-bool duet_changestream_open(duet_command_ctx_t *ctx, const char *collection, const bson_t *pipeline,
-                            int64_t batch_size, bson_t *reply, duet_error_t *error)
+bool duet_changestream_open(duet_command_ctx_t *ctx, const char *collection, const bson_t *pipeline, int64_t batch_size,
+                            bson_t *reply, duet_error_t *error)
 {
    bson_iter_t iter, stage;
    if (!bson_iter_init(&iter, pipeline) || !bson_iter_next(&iter) || !BSON_ITER_HOLDS_DOCUMENT(&iter) ||

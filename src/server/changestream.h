@@ -29,13 +29,12 @@ bool duet_changestream_in_pipeline(const bson_t *pipeline);
  * (40415, 14, 2, 50865, 40674, 260, 72, 73, 20, 40602, 50808) and 286/280 when
  * the resume point is gone or unknown.
  */
-bool duet_changestream_open(duet_command_ctx_t *ctx, const char *collection, const bson_t *pipeline,
-                            int64_t batch_size, bson_t *reply, duet_error_t *error);
+bool duet_changestream_open(duet_command_ctx_t *ctx, const char *collection, const bson_t *pipeline, int64_t batch_size,
+                            bson_t *reply, duet_error_t *error);
 
 /* Appends the resume token {_data: "<16 hex digits of ts><2 hex digits of kind>"} as field
  * `key` of `parent`. */
-void duet_changestream_token(duet_store_ts_t ts, duet_changestream_token_kind_t kind, bson_t *parent,
-                             const char *key);
+void duet_changestream_token(duet_store_ts_t ts, duet_changestream_token_kind_t kind, bson_t *parent, const char *key);
 
 /* Parses a resume token given to `option` (resumeAfter/startAfter): 14 when not a document,
  * 260 InvalidResumeToken when not one of duetd's. */
