@@ -134,6 +134,7 @@ static const struct {
    {2019, "InvalidSchemaChange"},
    {10334, "BSONObjectTooLarge"},
    {11000, "DuplicateKey"},
+   {11600, "InterruptedAtShutdown"},
    {14031, "OutOfDiskSpace"},
 };
 

@@ -438,11 +438,34 @@ static bool changestream_fill(changestream_t *stream, duet_error_t *error)
    return false;
 }
 
-static duet_cursor_step_t changestream_next(void *state, bson_t *doc, duet_error_t *error)
+/* Adds MongoDB's change-stream error label: 280 and 286 end the stream for good
+ * (NonResumableChangeStreamError), a shutdown is worth resuming (ResumableChangeStreamError). */
+static void changestream_label_error(duet_error_t *error)
 {
-   changestream_t *stream = state;
+   const char *label =
+       error->code == DUET_ERR_CHANGE_STREAM_FATAL_ERROR || error->code == DUET_ERR_CHANGE_STREAM_HISTORY_LOST
+           ? "NonResumableChangeStreamError"
+       : error->code == DUET_ERR_INTERRUPTED_AT_SHUTDOWN ? "ResumableChangeStreamError"
+                                                         : NULL;
+   if (!label || error->extra) {
+      return;
+   }
+   bson_t *extra = bson_new(), labels;
+   BSON_APPEND_ARRAY_BEGIN(extra, "errorLabels", &labels);
+   BSON_APPEND_UTF8(&labels, "0", label);
+   bson_append_array_end(extra, &labels);
+   duet_error_take_extra(error, extra);
+}
+
+static duet_cursor_step_t changestream_step(changestream_t *stream, bson_t *doc, duet_error_t *error)
+{
    if (stream->ended) {
       return DUET_CURSOR_STEP_END;
+   }
+   if (__atomic_load_n(&stream->server->stopping, __ATOMIC_ACQUIRE)) {
+      /* a getMore waiting at shutdown ends now; the driver resumes from its token */
+      duet_error_set(error, DUET_ERR_INTERRUPTED_AT_SHUTDOWN, "interrupted at shutdown");
+      return DUET_CURSOR_STEP_ERROR;
    }
    if (stream->item_count == 0 && stream->deferred.code && !stream->deferred_due) {
       stream->deferred_due = true; /* end this batch with the events before the failure */
@@ -465,6 +488,15 @@ static duet_cursor_step_t changestream_next(void *state, bson_t *doc, duet_error
       stream->ended = true; /* the cursor closes after this batch */
    }
    return DUET_CURSOR_STEP_DOC;
+}
+
+static duet_cursor_step_t changestream_next(void *state, bson_t *doc, duet_error_t *error)
+{
+   duet_cursor_step_t step = changestream_step(state, doc, error);
+   if (step == DUET_CURSOR_STEP_ERROR) {
+      changestream_label_error(error);
+   }
+   return step;
 }
 
 static void changestream_wait(void *state, int64_t deadline_us)
@@ -717,6 +749,7 @@ bool duet_changestream_open(duet_command_ctx_t *ctx, const char *collection, con
       stream->returned_kind = DUET_CHANGESTREAM_TOKEN_HWM;
    }
    if (!ok) {
+      changestream_label_error(error);
       changestream_free(stream);
       return false;
    }

@@ -8,6 +8,7 @@ dropped the resume point; MongoDB's option errors; write-to-event latency."""
 import os
 import sqlite3
 import sys
+import threading
 import time
 import unittest
 
@@ -350,10 +351,41 @@ class ChangeStreamTest(unittest.TestCase):
 
 
 class DurableResumeTest(unittest.TestCase):
-    """Resume tokens across a client reconnect, a duetd restart, and retention."""
+    """Resume tokens across a client reconnect, a duetd restart, and retention; shutdown."""
 
     def next_events(self, stream, count, timeout=10):
         return ChangeStreamTest.next_events(self, stream, count, timeout)
+
+    def test_shutdown_ends_a_waiting_get_more_resumably(self):
+        duetd = Duetd()
+        duetd.start()
+        try:
+            client = pymongo.MongoClient("127.0.0.1", duetd.port, serverSelectionTimeoutMS=5000)
+            db = client.shutdown
+            cursor_id = db.command({"aggregate": "c", "pipeline": [{"$changeStream": {}}], "cursor": {}})["cursor"]["id"]
+            outcome = {}
+
+            def get_more():
+                try:
+                    outcome["reply"] = db.command({"getMore": cursor_id, "collection": "c", "maxTimeMS": 60000})
+                except pymongo.errors.PyMongoError as error:  # pymongo raises 11600 as NotMasterError
+                    outcome["error"] = error
+
+            thread = threading.Thread(target=get_more)
+            thread.start()
+            time.sleep(0.3)  # the getMore is waiting for events
+            started = time.monotonic()
+            duetd.stop()  # SIGTERM: in-flight commands finish, then a clean exit
+            thread.join(10)
+            self.assertLess(time.monotonic() - started, 5.0)  # not the getMore's 60 s
+            self.assertIn("error", outcome, outcome)
+            details = outcome["error"].details
+            self.assertEqual(details["code"], 11600, details)
+            self.assertEqual(details["codeName"], "InterruptedAtShutdown")
+            self.assertEqual(details["errorLabels"], ["ResumableChangeStreamError"])
+            client.close()
+        finally:
+            duetd.cleanup()
 
     def test_reconnect_restart_and_history_lost(self):
         duetd = Duetd()
@@ -406,6 +438,7 @@ class DurableResumeTest(unittest.TestCase):
                 things.watch(resume_after=token)
             self.assertEqual(caught.exception.code, 286)
             self.assertIn("Resume of change stream was not possible", str(caught.exception))
+            self.assertEqual(caught.exception.details["errorLabels"], ["NonResumableChangeStreamError"])
             with self.assertRaises(OperationFailure) as caught:
                 things.watch(start_at_operation_time=first["clusterTime"])
             self.assertEqual(caught.exception.code, 286)
