@@ -44,6 +44,15 @@ struct duet_store {
    uint64_t next_hook_id;
    atomic_uint_fast64_t catalog_version; /* bumped after every committed/aborted DDL */
    atomic_uint commits_since_prune;
+   /* WAL checkpointer (store_checkpoint.c) */
+   pthread_t checkpoint_thread;
+   bool checkpoint_running;             /* the thread runs; sessions' WAL hooks signal it */
+   sqlite3 *checkpoint_db;              /* owned; used by the checkpointer thread only */
+   pthread_mutex_t checkpoint_mutex;    /* guards checkpoint_requested / checkpoint_stop */
+   pthread_cond_t checkpoint_cond;
+   bool checkpoint_requested;
+   bool checkpoint_stop;
+   atomic_uint_fast64_t checkpoints;    /* checkpoints run by the thread (tests) */
 };
 
 /* The statements of a collection's table, cached on the catalog entry. */
@@ -127,6 +136,20 @@ struct duet_session {
    char *pending_coll;            /* which the next event names only when it differs */
    duet_key_t key;                /* scratch key buffer */
 };
+
+/* ---- store_checkpoint.c ---- */
+
+/* The WAL size (pages) past which a commit wakes the checkpointer, and past which the
+ * committing writer checkpoints itself (the checkpointer is behind). */
+#define DUET_STORE_CHECKPOINT_PAGES 1000
+#define DUET_STORE_CHECKPOINT_PAGES_MAX 16000
+/* Starts the checkpointer thread on connection `db` (owned from now on, even on failure). */
+void duet_store_checkpointer_start(duet_store_t *store, sqlite3 *db);
+/* Stops and joins it, closing its connection. */
+void duet_store_checkpointer_stop(duet_store_t *store);
+/* Installs the WAL hook that wakes the checkpointer on a session connection (no-op when
+ * it does not run: the connection keeps SQLite's auto-checkpoint). */
+void duet_store_checkpointer_attach(duet_store_t *store, sqlite3 *db);
 
 /* ---- store_session.c ---- */
 

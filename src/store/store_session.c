@@ -152,7 +152,8 @@ bool duet_store_open(const char *directory, const duet_store_options_t *options,
       duet_store_close(store);
       return false;
    }
-   sqlite3_close(db);
+   /* the opening connection becomes the checkpointer's */
+   duet_store_checkpointer_start(store, db);
    *out = store;
    return true;
 }
@@ -168,6 +169,9 @@ void duet_store_close(duet_store_t *store)
       bson_free(store->hooks[i].origin);
    }
    bson_free(store->hooks);
+   if (store->checkpoint_db || store->checkpoint_running) {
+      duet_store_checkpointer_stop(store);
+   }
    pthread_mutex_destroy(&store->write_mutex);
    pthread_mutex_destroy(&store->hooks_mutex);
    bson_free(store->directory);
@@ -191,6 +195,7 @@ bool duet_session_open(duet_store_t *store, duet_session_t **out, duet_error_t *
       bson_free(session);
       return false;
    }
+   duet_store_checkpointer_attach(store, session->db);
    *out = session;
    return true;
 }
