@@ -7,6 +7,10 @@
  * count as failures; every input must produce a reply, no reply (moreToCome)
  * or a request to close the connection.
  *
+ * A store in a temporary directory backs the document commands, so their
+ * parsing and execution are fuzzed too; every 256 inputs its databases are
+ * dropped to keep it small.
+ *
  * Input: byte 0 chooses the mode — even: the rest is a frame whose
  * messageLength field is patched to the real size (so the fuzzer explores
  * bodies), odd: the rest is used as-is (lengths that lie).
@@ -39,6 +43,7 @@
 #include "server/wire.c"
 #include "server/cmd_write.c"
 
+#include <dirent.h>
 #include <stdlib.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -48,10 +53,25 @@ static duet_log_t fuzz_log;
 static duet_server_t fuzz_server;
 static duet_conn_t fuzz_conn;
 static bool fuzz_ready;
+static char fuzz_directory[64];
+static uint64_t fuzz_inputs;
 
 static void fuzz_teardown(void)
 {
-   duet_server_destroy(&fuzz_server);
+   duet_server_destroy(&fuzz_server); /* closes the store */
+   DIR *dir = opendir(fuzz_directory);
+   if (dir) {
+      struct dirent *entry;
+      while ((entry = readdir(dir))) {
+         if (entry->d_name[0] != '.') {
+            char path[512];
+            snprintf(path, sizeof path, "%s/%s", fuzz_directory, entry->d_name);
+            unlink(path);
+         }
+      }
+      closedir(dir);
+      rmdir(fuzz_directory);
+   }
    duet_log_close(&fuzz_log);
    duet_server_options_destroy(&fuzz_options);
 }
@@ -59,12 +79,21 @@ static void fuzz_teardown(void)
 static void fuzz_setup(void)
 {
    duet_server_options_init(&fuzz_options);
-   fuzz_options.dbpath = bson_strdup("/nonexistent");
+   snprintf(fuzz_directory, sizeof fuzz_directory, "/tmp/duet-fuzz-wire-XXXXXX");
+   if (!mkdtemp(fuzz_directory)) {
+      abort();
+   }
+   fuzz_options.dbpath = bson_strdup(fuzz_directory);
    char message[256];
    if (!duet_log_open(&fuzz_log, "/dev/null", DUET_LOG_DEBUG, message, sizeof message)) {
       abort();
    }
    duet_server_init(&fuzz_server, &fuzz_options, &fuzz_log);
+   duet_error_t error = DUET_ERROR_INIT;
+   if (!duet_store_open(fuzz_directory, NULL, &fuzz_server.store, &error)) {
+      fprintf(stderr, "fuzz_wire: cannot open a store in %s: %s\n", fuzz_directory, error.message);
+      abort();
+   }
    fuzz_conn.server = &fuzz_server;
    fuzz_conn.fd = -1;
    fuzz_conn.id = 1;
@@ -119,6 +148,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
    while (duet_lsid_reap(&fuzz_server.sessions, INT64_MAX, -1, expired, 64) > 0) {
    }
    duet_cursor_reap(&fuzz_server.cursors, INT64_MAX);
+   if (++fuzz_inputs % 256 == 0) {
+      duet_session_t *session = NULL;
+      char **names = NULL;
+      size_t count = 0;
+      duet_error_t ignored = DUET_ERROR_INIT;
+      if (duet_server_session_acquire(&fuzz_server, &session, &ignored) &&
+          duet_store_list_databases(session, &names, &count, &ignored)) {
+         for (size_t i = 0; i < count; i++) {
+            duet_store_drop_database(session, names[i], &ignored);
+            duet_error_clear(&ignored);
+         }
+         duet_store_names_free(names, count);
+      }
+      duet_server_session_release(&fuzz_server, session);
+      duet_error_clear(&ignored);
+   }
    bson_free(frame);
    return 0;
 }

@@ -102,7 +102,7 @@ int main(int argc, char **argv)
    if (driver_state == 0) {
       driver_state = 1;
    }
-   enum { MAX_SEED = 4096, SEED_COUNT = 10 };
+   enum { MAX_SEED = 4096, SEED_COUNT = 16 };
    static uint8_t seeds[SEED_COUNT][MAX_SEED];
    size_t seed_sizes[SEED_COUNT];
    int n = 0;
@@ -136,7 +136,35 @@ int main(int argc, char **argv)
    n++;
    seed_sizes[n] = seed_op_msg(seeds[n], "{\"getLog\": \"global\", \"$db\": \"admin\"}", NULL, NULL, 0);
    n++;
+   seed_sizes[n] = seed_op_msg(seeds[n], "{\"find\": \"c\", \"filter\": {\"a\": {\"$gt\": 1}}, \"sort\": {\"a\": -1}, "
+                                          "\"projection\": {\"a\": 1}, \"limit\": 3, \"batchSize\": 1, \"$db\": \"test\"}",
+                               NULL, NULL, 0);
+   n++;
+   seed_sizes[n] = seed_op_msg(seeds[n], "{\"update\": \"c\", \"$db\": \"test\"}", "updates",
+                               "{\"0\": {\"q\": {\"_id\": 1}, \"u\": {\"$set\": {\"a.b\": 2}}, \"upsert\": true}, "
+                               "\"1\": {\"q\": {}, \"u\": {\"$inc\": {\"n\": 1}}, \"multi\": true}}",
+                               0);
+   n++;
+   seed_sizes[n] = seed_op_msg(seeds[n], "{\"delete\": \"c\", \"$db\": \"test\"}", "deletes",
+                               "{\"0\": {\"q\": {\"a\": 1}, \"limit\": 1}}", 0);
+   n++;
+   seed_sizes[n] = seed_op_msg(seeds[n], "{\"aggregate\": \"c\", \"pipeline\": [{\"$match\": {}}, {\"$group\": {\"_id\": "
+                                          "\"$a\", \"n\": {\"$sum\": 1}}}, {\"$out\": \"d\"}], \"cursor\": {}, \"$db\": \"test\"}",
+                               NULL, NULL, 0);
+   n++;
+   seed_sizes[n] = seed_op_msg(seeds[n], "{\"findAndModify\": \"c\", \"query\": {\"a\": 1}, \"update\": {\"$set\": "
+                                          "{\"b\": 1}}, \"new\": true, \"upsert\": true, \"$db\": \"test\"}",
+                               NULL, NULL, 0);
+   n++;
+   seed_sizes[n] = seed_op_msg(seeds[n], "{\"createIndexes\": \"c\", \"indexes\": [{\"key\": {\"a\": 1}, \"name\": "
+                                          "\"a_1\", \"unique\": true}], \"$db\": \"test\"}",
+                               NULL, NULL, 0);
+   n++;
 
+   if (n != SEED_COUNT) {
+      fprintf(stderr, "fuzz_driver: %d seeds built, SEED_COUNT is %d\n", n, SEED_COUNT);
+      return 2;
+   }
    static uint8_t buffer[2 * MAX_SEED + 64];
    static const uint8_t interesting[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x7F, 0x80, 0xFF, 0x10, 0x12, 0x13};
    for (long i = 0; i < iterations; i++) {
