@@ -269,6 +269,14 @@ class ChangeStreamTest(unittest.TestCase):
             self.assertEqual(self.next_events(stream, 1)[0]["documentKey"]["_id"], 2)
         with coll.watch(start_at_operation_time=events[0]["clusterTime"], max_await_time_ms=200) as stream:
             self.assertEqual(self.next_events(stream, 1)[0]["documentKey"]["_id"], 0)  # inclusive
+        # the driver resumes by itself when its cursor is gone (killed, or closed by the idle timeout)
+        with coll.watch(max_await_time_ms=200) as stream:
+            coll.insert_one({"_id": 10})
+            self.assertEqual(self.next_events(stream, 1)[0]["documentKey"], {"_id": 10})
+            killed = self.db.command({"killCursors": "resume", "cursors": [stream._cursor.cursor_id]})
+            self.assertEqual(len(killed["cursorsKilled"]), 1)
+            coll.insert_one({"_id": 11})
+            self.assertEqual(self.next_events(stream, 1)[0]["documentKey"], {"_id": 11})  # not 10 again
         for bad in ({"_data": "zz"}, {"other": 1}, {"_data": 5}):
             self.assert_code(260, coll.watch, resume_after=bad)
         self.assert_code(14, self.open_raw, {"resumeAfter": "token"})
