@@ -48,9 +48,15 @@ static double now_seconds(void)
    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+static pid_t bench_duetd; /* the duetd this program started, stopped on any exit */
+
 static void die(const char *what, const char *detail)
 {
    fprintf(stderr, "bench_partner: %s: %s\n", what, detail);
+   if (bench_duetd > 0) {
+      kill(bench_duetd, SIGTERM);
+      waitpid(bench_duetd, NULL, 0);
+   }
    exit(2);
 }
 
@@ -389,6 +395,7 @@ int main(int argc, char **argv)
             port);
    snprintf(python_uri, sizeof python_uri, "mongodb://127.0.0.1:%d/", port);
    pid_t duetd = start_duetd(binary, dbpath, log_path, port);
+   bench_duetd = duetd;
 
    mongoc_init();
    mongoc_client_t *client = mongoc_client_new(uri);
