@@ -15,31 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The collection of {aggregate|count|distinct: "c"}; for aggregate, 1 means none (*collection NULL). */
-static bool aggregate_collection(duet_command_ctx_t *ctx, bool allow_one, const char **collection,
-                                 duet_error_t *error)
-{
-   bson_iter_t iter;
-   bson_iter_init(&iter, ctx->command);
-   bson_iter_next(&iter);
-   if (allow_one && BSON_ITER_HOLDS_NUMBER(&iter) && bson_iter_as_double(&iter) == 1.0) {
-      *collection = NULL;
-      return duet_store_validate_db_name(ctx->db, error);
-   }
-   if (!BSON_ITER_HOLDS_UTF8(&iter)) {
-      duet_error_set(error, DUET_ERR_INVALID_NAMESPACE, "collection name has invalid type %s",
-                     duet_bson_type_name(bson_iter_type(&iter)));
-      return false;
-   }
-   uint32_t length;
-   *collection = bson_iter_utf8(&iter, &length);
-   if (strlen(*collection) != length) {
-      duet_error_set(error, DUET_ERR_INVALID_NAMESPACE, "Invalid namespace specified '%s.%s'", ctx->db, *collection);
-      return false;
-   }
-   return duet_store_validate_namespace(ctx->db, *collection, error);
-}
-
 /* ---- $out ------------------------------------------------------------------------------ */
 
 /* Reads {$out: "coll"} or {$out: {db, coll}} into target_db/target_coll (borrowed). */
@@ -199,7 +174,7 @@ static bool aggregate_run_out(duet_command_ctx_t *ctx, const char *collection, d
 bool duet_cmd_aggregate(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
 {
    const char *collection;
-   if (!aggregate_collection(ctx, true, &collection, error)) {
+   if (!duet_command_collection(ctx, true, &collection, error)) {
       return false;
    }
    bson_iter_t iter;
@@ -349,7 +324,7 @@ static bool aggregate_query_stage(duet_command_ctx_t *ctx, bson_t *stages, uint3
 bool duet_cmd_count(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
 {
    const char *collection;
-   if (!aggregate_collection(ctx, false, &collection, error)) {
+   if (!duet_command_collection(ctx, false, &collection, error)) {
       return false;
    }
    bson_t stages = BSON_INITIALIZER;
@@ -492,7 +467,7 @@ static int distinct_compare(const void *a, const void *b)
 bool duet_cmd_distinct(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
 {
    const char *collection;
-   if (!aggregate_collection(ctx, false, &collection, error)) {
+   if (!duet_command_collection(ctx, false, &collection, error)) {
       return false;
    }
    bson_iter_t iter;

@@ -11,26 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* The string value of the command's first field (a collection name); 73 otherwise. */
-static bool catalog_collection(duet_command_ctx_t *ctx, const char **collection, duet_error_t *error)
-{
-   bson_iter_t iter;
-   bson_iter_init(&iter, ctx->command);
-   bson_iter_next(&iter);
-   if (!BSON_ITER_HOLDS_UTF8(&iter)) {
-      duet_error_set(error, DUET_ERR_INVALID_NAMESPACE, "collection name has invalid type %s",
-                     duet_bson_type_name(bson_iter_type(&iter)));
-      return false;
-   }
-   uint32_t length;
-   *collection = bson_iter_utf8(&iter, &length);
-   if (strlen(*collection) != length) {
-      duet_error_set(error, DUET_ERR_INVALID_NAMESPACE, "Invalid namespace specified '%s.%s'", ctx->db, *collection);
-      return false;
-   }
-   return duet_store_validate_namespace(ctx->db, *collection, error);
-}
-
 /* Copies the command's fields except its name and the global fields into `options`. */
 static void catalog_options(duet_command_ctx_t *ctx, bson_t *options)
 {
@@ -267,7 +247,7 @@ bool duet_cmd_create(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
 {
    (void)reply;
    const char *collection;
-   if (!catalog_collection(ctx, &collection, error)) {
+   if (!duet_command_collection(ctx, false, &collection, error)) {
       return false;
    }
    duet_session_t *session;
@@ -306,7 +286,7 @@ static bool catalog_index_count(duet_session_t *session, const char *db, const c
 bool duet_cmd_drop(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
 {
    const char *collection;
-   if (!catalog_collection(ctx, &collection, error)) {
+   if (!duet_command_collection(ctx, false, &collection, error)) {
       return false;
    }
    duet_session_t *session;
@@ -403,7 +383,7 @@ bool duet_cmd_coll_mod(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *err
 {
    (void)reply;
    const char *collection;
-   if (!catalog_collection(ctx, &collection, error)) {
+   if (!duet_command_collection(ctx, false, &collection, error)) {
       return false;
    }
    duet_session_t *session;
@@ -425,7 +405,7 @@ bool duet_cmd_list_indexes(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t 
 {
    const char *collection;
    int64_t batch_size;
-   if (!catalog_collection(ctx, &collection, error) || !catalog_batch_size(ctx, &batch_size, error)) {
+   if (!duet_command_collection(ctx, false, &collection, error) || !catalog_batch_size(ctx, &batch_size, error)) {
       return false;
    }
    duet_session_t *session;
@@ -459,7 +439,7 @@ bool duet_cmd_list_indexes(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t 
 bool duet_cmd_create_indexes(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
 {
    const char *collection;
-   if (!catalog_collection(ctx, &collection, error)) {
+   if (!duet_command_collection(ctx, false, &collection, error)) {
       return false;
    }
    bson_iter_t iter;
@@ -552,7 +532,7 @@ static bool catalog_index_name_for_key(duet_session_t *session, const char *db, 
 bool duet_cmd_drop_indexes(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
 {
    const char *collection;
-   if (!catalog_collection(ctx, &collection, error)) {
+   if (!duet_command_collection(ctx, false, &collection, error)) {
       return false;
    }
    bson_iter_t iter;

@@ -12,26 +12,6 @@
 
 #include <string.h>
 
-/* The collection named by the command's first field ("insert": "c"): 73 when it is not a string. */
-static bool crud_collection(duet_command_ctx_t *ctx, const char **collection, duet_error_t *error)
-{
-   bson_iter_t iter;
-   bson_iter_init(&iter, ctx->command);
-   bson_iter_next(&iter);
-   if (!BSON_ITER_HOLDS_UTF8(&iter)) {
-      duet_error_set(error, DUET_ERR_INVALID_NAMESPACE, "collection name has invalid type %s",
-                     duet_bson_type_name(bson_iter_type(&iter)));
-      return false;
-   }
-   uint32_t length;
-   *collection = bson_iter_utf8(&iter, &length);
-   if (strlen(*collection) != length) {
-      duet_error_set(error, DUET_ERR_INVALID_NAMESPACE, "Invalid namespace specified '%s.%s'", ctx->db, *collection);
-      return false;
-   }
-   return duet_store_validate_namespace(ctx->db, *collection, error);
-}
-
 /* 40415 for a field that is neither one of `known` nor a global field. */
 static bool crud_check_fields(duet_command_ctx_t *ctx, const char *struct_name, const char *const *known,
                               duet_error_t *error)
@@ -64,37 +44,13 @@ static bool crud_is_boolish(const bson_iter_t *iter)
    return BSON_ITER_HOLDS_BOOL(iter) || BSON_ITER_HOLDS_NUMBER(iter);
 }
 
-/* Appends {index, code, errmsg, <extra>} to the writeErrors array. */
-static void crud_append_write_error(bson_t *array, uint32_t *count, int32_t index, const duet_error_t *failure)
-{
-   char key_buffer[16];
-   const char *key;
-   bson_uint32_to_string((*count)++, &key, key_buffer, sizeof key_buffer);
-   bson_t entry;
-   bson_append_document_begin(array, key, -1, &entry);
-   BSON_APPEND_INT32(&entry, "index", index);
-   BSON_APPEND_INT32(&entry, "code", failure->code);
-   BSON_APPEND_UTF8(&entry, "errmsg", failure->message);
-   if (failure->extra) {
-      bson_iter_t iter;
-      bson_iter_init(&iter, failure->extra);
-      while (bson_iter_next(&iter)) {
-         const char *name = bson_iter_key(&iter);
-         if (strcmp(name, "index") != 0 && strcmp(name, "code") != 0 && strcmp(name, "errmsg") != 0) {
-            bson_append_iter(&entry, name, -1, &iter);
-         }
-      }
-   }
-   bson_append_document_end(array, &entry);
-}
-
 /* ---- insert ------------------------------------------------------------------------- */
 
 bool duet_cmd_insert(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
 {
    static const char *const known[] = {"documents", "ordered", "bypassDocumentValidation", "let", NULL};
    const char *collection;
-   if (!crud_collection(ctx, &collection, error) || !crud_check_fields(ctx, "insert", known, error)) {
+   if (!duet_command_collection(ctx, false, &collection, error) || !crud_check_fields(ctx, "insert", known, error)) {
       return false;
    }
    bool ordered = true;
@@ -157,7 +113,7 @@ bool duet_cmd_insert(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
       bson_init_static(&doc, data, length);
       duet_error_t failure = DUET_ERROR_INIT;
       if (!duet_command_check_deadline(ctx, &failure)) {
-         crud_append_write_error(&write_errors, &error_count, index, &failure);
+         duet_reply_append_write_error(&write_errors, &error_count, index, &failure);
          duet_error_clear(&failure);
          break;
       }
@@ -173,7 +129,7 @@ bool duet_cmd_insert(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
          inserted++;
       } else {
          duet_session_savepoint_rollback(session);
-         crud_append_write_error(&write_errors, &error_count, index, &failure);
+         duet_reply_append_write_error(&write_errors, &error_count, index, &failure);
          duet_error_clear(&failure);
          if (ordered) {
             break;
@@ -224,7 +180,7 @@ bool duet_cmd_find(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
                                        "collation", "let", "tailable", "awaitData", "oplogReplay", "min", "max",
                                        "returnKey", "showRecordId", NULL};
    const char *collection;
-   if (!crud_collection(ctx, &collection, error) || !crud_check_fields(ctx, "FindCommandRequest", known, error)) {
+   if (!duet_command_collection(ctx, false, &collection, error) || !crud_check_fields(ctx, "FindCommandRequest", known, error)) {
       return false;
    }
    bson_t filter = BSON_INITIALIZER, projection = BSON_INITIALIZER, sort = BSON_INITIALIZER;

@@ -14,26 +14,6 @@
 
 #include <string.h>
 
-/* The collection named by the command's first field; 73 when it is not a string. */
-static bool write_collection(duet_command_ctx_t *ctx, const char **collection, duet_error_t *error)
-{
-   bson_iter_t iter;
-   bson_iter_init(&iter, ctx->command);
-   bson_iter_next(&iter);
-   if (!BSON_ITER_HOLDS_UTF8(&iter)) {
-      duet_error_set(error, DUET_ERR_INVALID_NAMESPACE, "collection name has invalid type %s",
-                     duet_bson_type_name(bson_iter_type(&iter)));
-      return false;
-   }
-   uint32_t length;
-   *collection = bson_iter_utf8(&iter, &length);
-   if (strlen(*collection) != length) {
-      duet_error_set(error, DUET_ERR_INVALID_NAMESPACE, "Invalid namespace specified '%s.%s'", ctx->db, *collection);
-      return false;
-   }
-   return duet_store_validate_namespace(ctx->db, *collection, error);
-}
-
 /* A view of the document under `iter` (borrowed). */
 static void write_document(const bson_iter_t *iter, bson_t *doc)
 {
@@ -131,30 +111,6 @@ static bool write_find(duet_command_ctx_t *ctx, duet_session_t *session, const c
       write_matches_clear(matches);
    }
    return ok;
-}
-
-/* Appends {index, code, errmsg, <extra>} to a writeErrors array. */
-static void write_append_error(bson_t *array, uint32_t *count, int32_t index, const duet_error_t *failure)
-{
-   char key_buffer[16];
-   const char *key;
-   bson_uint32_to_string((*count)++, &key, key_buffer, sizeof key_buffer);
-   bson_t entry;
-   bson_append_document_begin(array, key, -1, &entry);
-   BSON_APPEND_INT32(&entry, "index", index);
-   BSON_APPEND_INT32(&entry, "code", failure->code);
-   BSON_APPEND_UTF8(&entry, "errmsg", failure->message);
-   if (failure->extra) {
-      bson_iter_t iter;
-      bson_iter_init(&iter, failure->extra);
-      while (bson_iter_next(&iter)) {
-         const char *name = bson_iter_key(&iter);
-         if (strcmp(name, "index") != 0 && strcmp(name, "code") != 0 && strcmp(name, "errmsg") != 0) {
-            bson_append_iter(&entry, name, -1, &iter);
-         }
-      }
-   }
-   bson_append_document_end(array, &entry);
 }
 
 /* Reads the statements array `field` of the command: every element must be an object. */
@@ -318,7 +274,7 @@ bool duet_cmd_update(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
    bool ordered;
    bson_iter_t statements;
    uint32_t count;
-   if (!write_collection(ctx, &collection, error) || !write_ordered(ctx, &ordered, error) ||
+   if (!duet_command_collection(ctx, false, &collection, error) || !write_ordered(ctx, &ordered, error) ||
        !write_statements(ctx, "updates", &statements, &count, error)) {
       return false;
    }
@@ -337,7 +293,7 @@ bool duet_cmd_update(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
       duet_error_t failure = DUET_ERROR_INIT;
       update_result_t result;
       if (!duet_command_check_deadline(ctx, &failure)) {
-         write_append_error(&write_errors, &error_count, index, &failure);
+         duet_reply_append_write_error(&write_errors, &error_count, index, &failure);
          duet_error_clear(&failure);
          break;
       }
@@ -362,7 +318,7 @@ bool duet_cmd_update(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
          }
       } else {
          duet_session_savepoint_rollback(session);
-         write_append_error(&write_errors, &error_count, index, &failure);
+         duet_reply_append_write_error(&write_errors, &error_count, index, &failure);
          duet_error_clear(&failure);
          if (ordered) {
             break;
@@ -456,7 +412,7 @@ bool duet_cmd_delete(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
    bool ordered;
    bson_iter_t statements;
    uint32_t count;
-   if (!write_collection(ctx, &collection, error) || !write_ordered(ctx, &ordered, error) ||
+   if (!duet_command_collection(ctx, false, &collection, error) || !write_ordered(ctx, &ordered, error) ||
        !write_statements(ctx, "deletes", &statements, &count, error)) {
       return false;
    }
@@ -475,7 +431,7 @@ bool duet_cmd_delete(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
       duet_error_t failure = DUET_ERROR_INIT;
       int64_t deleted = 0;
       if (!duet_command_check_deadline(ctx, &failure)) {
-         write_append_error(&write_errors, &error_count, index, &failure);
+         duet_reply_append_write_error(&write_errors, &error_count, index, &failure);
          duet_error_clear(&failure);
          break;
       }
@@ -488,7 +444,7 @@ bool duet_cmd_delete(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
          n += deleted;
       } else {
          duet_session_savepoint_rollback(session);
-         write_append_error(&write_errors, &error_count, index, &failure);
+         duet_reply_append_write_error(&write_errors, &error_count, index, &failure);
          duet_error_clear(&failure);
          if (ordered) {
             break;
@@ -514,7 +470,7 @@ bool duet_cmd_delete(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
 bool duet_cmd_find_and_modify(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
 {
    const char *collection;
-   if (!write_collection(ctx, &collection, error)) {
+   if (!duet_command_collection(ctx, false, &collection, error)) {
       return false;
    }
    bson_t query = BSON_INITIALIZER, sort = BSON_INITIALIZER, fields = BSON_INITIALIZER, array_filters;

@@ -76,6 +76,15 @@ const duet_command_t *duet_command_find(const char *name);
  */
 void duet_command_dispatch(duet_server_t *server, duet_conn_t *conn, const bson_t *command, bool legacy, bson_t *reply);
 
+/*
+ * The collection named by the command's first field ({insert: "c"}): 73
+ * InvalidNamespace when it is not a string or not a valid name.  With
+ * `allow_one`, the number 1 ({aggregate: 1}) gives *collection NULL.
+ * *collection is borrowed from the command.
+ */
+bool duet_command_collection(const duet_command_ctx_t *ctx, bool allow_one, const char **collection,
+                             duet_error_t *error);
+
 /* True for the global fields every command accepts ($db, lsid, maxTimeMS, comment, ...). */
 bool duet_command_is_generic_field(const char *key);
 
@@ -86,6 +95,9 @@ bool duet_command_check_deadline(const duet_command_ctx_t *ctx, duet_error_t *er
 
 /* Builds {ok: 0.0, errmsg, code, codeName, <error->extra fields>} into `reply` (initialized by the callee). */
 void duet_reply_error(const duet_error_t *error, bson_t *reply);
+
+/* Appends {index, code, errmsg, <failure's extra fields>} as the next element of a writeErrors array. */
+void duet_reply_append_write_error(bson_t *array, uint32_t *count, int32_t index, const duet_error_t *failure);
 
 /* Appends operationTime and $clusterTime (a Timestamp and {clusterTime, signature}). */
 void duet_reply_append_cluster_time(duet_server_t *server, bson_t *reply);

@@ -9,6 +9,30 @@
 
 #include <string.h>
 
+bool duet_command_collection(const duet_command_ctx_t *ctx, bool allow_one, const char **collection,
+                             duet_error_t *error)
+{
+   bson_iter_t iter;
+   bson_iter_init(&iter, ctx->command);
+   bson_iter_next(&iter);
+   if (allow_one && BSON_ITER_HOLDS_NUMBER(&iter) && bson_iter_as_double(&iter) == 1.0) {
+      *collection = NULL;
+      return duet_store_validate_db_name(ctx->db, error);
+   }
+   if (!BSON_ITER_HOLDS_UTF8(&iter)) {
+      duet_error_set(error, DUET_ERR_INVALID_NAMESPACE, "collection name has invalid type %s",
+                     duet_bson_type_name(bson_iter_type(&iter)));
+      return false;
+   }
+   uint32_t length;
+   *collection = bson_iter_utf8(&iter, &length);
+   if (strlen(*collection) != length) {
+      duet_error_set(error, DUET_ERR_INVALID_NAMESPACE, "Invalid namespace specified '%s.%s'", ctx->db, *collection);
+      return false;
+   }
+   return duet_store_validate_namespace(ctx->db, *collection, error);
+}
+
 bool duet_command_is_generic_field(const char *key)
 {
    static const char *generic[] = {"$db", "lsid", "txnNumber", "$clusterTime", "$readPreference", "readConcern",

@@ -1,6 +1,7 @@
 /*
- * reply.c — the pieces every reply shares: the one error-reply builder,
- * operationTime/$clusterTime, and MongoDB's wording for wrong-type fields.
+ * reply.c — the pieces every reply shares: the one error-reply builder, the
+ * writeErrors entries, operationTime/$clusterTime, and MongoDB's wording for
+ * wrong-type fields.
  */
 #include "server/command.h"
 
@@ -27,6 +28,29 @@ void duet_reply_error(const duet_error_t *error, bson_t *reply)
          bson_append_iter(reply, key, -1, &iter);
       }
    }
+}
+
+void duet_reply_append_write_error(bson_t *array, uint32_t *count, int32_t index, const duet_error_t *failure)
+{
+   char key_buffer[16];
+   const char *key;
+   bson_uint32_to_string((*count)++, &key, key_buffer, sizeof key_buffer);
+   bson_t entry;
+   bson_append_document_begin(array, key, -1, &entry);
+   BSON_APPEND_INT32(&entry, "index", index);
+   BSON_APPEND_INT32(&entry, "code", failure->code);
+   BSON_APPEND_UTF8(&entry, "errmsg", failure->message);
+   if (failure->extra) {
+      bson_iter_t iter;
+      bson_iter_init(&iter, failure->extra);
+      while (bson_iter_next(&iter)) {
+         const char *name = bson_iter_key(&iter);
+         if (strcmp(name, "index") != 0 && strcmp(name, "code") != 0 && strcmp(name, "errmsg") != 0) {
+            bson_append_iter(&entry, name, -1, &iter);
+         }
+      }
+   }
+   bson_append_document_end(array, &entry);
 }
 
 void duet_reply_append_cluster_time(duet_server_t *server, bson_t *reply)

@@ -41,7 +41,8 @@ export async function startDuetd(...extraArgs) {
   let exitCode = null;
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => { exitCode = code ?? signal; resolve(); }));
   const deadline = Date.now() + 20000;
-  while (!(await canConnect(port))) {
+  const started = () => fs.existsSync(logPath) && fs.readFileSync(logPath, 'utf8').includes('Waiting for connections');
+  while (!started() || !(await canConnect(port))) {
     if (exitCode !== null) throw new Error(`duetd exited early (${exitCode}): ${stderr}`);
     if (Date.now() > deadline) throw new Error('duetd did not start');
     await new Promise((r) => setTimeout(r, 50));

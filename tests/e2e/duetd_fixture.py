@@ -34,17 +34,18 @@ class Duetd:
         self.process = None
 
     def start(self):
+        log_start = len(self.log_text())  # a restart may append to the log of an earlier run
         self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError("duetd exited early (%s): %s %s" % (
                     self.process.returncode, self.process.stderr.read().decode(), self.log_text()))
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+            # ready once the start line is logged (the port accepts connections a moment earlier)
+            if "Waiting for connections" in self.log_text()[log_start:]:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=5):
                     return self
-            except OSError:
-                time.sleep(0.05)
+            time.sleep(0.02)
         raise RuntimeError("duetd did not start listening on %d" % self.port)
 
     def log_text(self):
