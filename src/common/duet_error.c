@@ -120,6 +120,7 @@ static const struct {
    {224, "QueryFeatureNotAllowed"},
    {171, "CannotIndexParallelArrays"},
    {223, "IllegalOpMsgFlag"},
+   {225, "TransactionTooOld"},
    {241, "ConversionFailure"},
    {251, "NoSuchTransaction"},
    {260, "InvalidResumeToken"},

@@ -276,11 +276,23 @@ void duet_command_dispatch(duet_server_t *server, duet_conn_t *conn, const bson_
    if (ok && ctx.args.has_lsid && !(ctx.entry->flags & DUET_CMD_NO_SESSION)) {
       duet_lsid_touch(&server->sessions, ctx.args.lsid, ctx.args.start_us);
    }
-   bson_init(reply);
-   if (ok) {
-      ok = ctx.entry->handler(&ctx, reply, &error);
+   /* a retried retryable write (same lsid and txnNumber) gets the first outcome */
+   bool retryable = ok && (ctx.entry->flags & DUET_CMD_WRITE) && ctx.args.has_lsid && ctx.args.has_txn_number;
+   bool replayed = false;
+   if (retryable) {
+      ok = duet_lsid_retry_lookup(&server->sessions, ctx.args.lsid, ctx.args.txn_number, ctx.entry->name, reply,
+                                  &replayed, &error);
    }
-   if (ok && (ctx.entry->flags & DUET_CMD_WRITE) && server->store) {
+   if (!replayed) {
+      bson_init(reply);
+      if (ok) {
+         ok = ctx.entry->handler(&ctx, reply, &error);
+      }
+      if (ok && retryable) {
+         duet_lsid_retry_record(&server->sessions, ctx.args.lsid, ctx.args.txn_number, ctx.entry->name, reply);
+      }
+   }
+   if (ok && !replayed && (ctx.entry->flags & DUET_CMD_WRITE) && server->store) {
       dispatch_observe_cluster_time(server);
    }
    if (ok) {

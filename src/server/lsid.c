@@ -5,6 +5,7 @@
 
 #include <bson/bson.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,8 +13,30 @@
 struct duet_lsid_session {
    uint8_t id[16];         /* the lsid UUID */
    int64_t last_used_us;   /* monotonic */
+   bool has_write;         /* a retryable write was recorded */
+   int64_t txn_number;     /* its txnNumber */
+   char command[32];       /* its command name */
+   bson_t *reply;          /* owned copy of its reply */
    duet_lsid_session_t *next;
 };
+
+static void session_free(duet_lsid_session_t *session)
+{
+   if (session->reply) {
+      bson_destroy(session->reply);
+   }
+   bson_free(session);
+}
+
+/* Requires the lock. */
+static duet_lsid_session_t *session_find(duet_lsid_registry_t *registry, const uint8_t lsid[16])
+{
+   duet_lsid_session_t *session = registry->head;
+   while (session && memcmp(session->id, lsid, 16) != 0) {
+      session = session->next;
+   }
+   return session;
+}
 
 void duet_lsid_registry_init(duet_lsid_registry_t *registry)
 {
@@ -26,7 +49,7 @@ void duet_lsid_registry_destroy(duet_lsid_registry_t *registry)
    duet_lsid_session_t *session = registry->head;
    while (session) {
       duet_lsid_session_t *next = session->next;
-      bson_free(session);
+      session_free(session);
       session = next;
    }
    registry->head = NULL;
@@ -36,10 +59,7 @@ void duet_lsid_registry_destroy(duet_lsid_registry_t *registry)
 void duet_lsid_touch(duet_lsid_registry_t *registry, const uint8_t lsid[16], int64_t now_us)
 {
    pthread_mutex_lock(&registry->lock);
-   duet_lsid_session_t *session = registry->head;
-   while (session && memcmp(session->id, lsid, 16) != 0) {
-      session = session->next;
-   }
+   duet_lsid_session_t *session = session_find(registry, lsid);
    if (!session) {
       session = bson_malloc0(sizeof *session);
       memcpy(session->id, lsid, 16);
@@ -59,7 +79,7 @@ bool duet_lsid_end(duet_lsid_registry_t *registry, const uint8_t lsid[16])
       if (memcmp((*link)->id, lsid, 16) == 0) {
          duet_lsid_session_t *session = *link;
          *link = session->next;
-         bson_free(session);
+         session_free(session);
          registry->active--;
          found = true;
          break;
@@ -80,7 +100,7 @@ size_t duet_lsid_reap(duet_lsid_registry_t *registry, int64_t now_us, int64_t ti
       if (now_us - session->last_used_us > timeout_us) {
          memcpy(expired[count++], session->id, 16);
          *link = session->next;
-         bson_free(session);
+         session_free(session);
          registry->active--;
       } else {
          link = &session->next;
@@ -88,6 +108,46 @@ size_t duet_lsid_reap(duet_lsid_registry_t *registry, int64_t now_us, int64_t ti
    }
    pthread_mutex_unlock(&registry->lock);
    return count;
+}
+
+bool duet_lsid_retry_lookup(duet_lsid_registry_t *registry, const uint8_t lsid[16], int64_t txn_number,
+                            const char *command, bson_t *reply, bool *found, duet_error_t *error)
+{
+   *found = false;
+   bool ok = true;
+   pthread_mutex_lock(&registry->lock);
+   duet_lsid_session_t *session = session_find(registry, lsid);
+   if (session && session->has_write) {
+      if (txn_number < session->txn_number) {
+         duet_error_set(error, DUET_ERR_TRANSACTION_TOO_OLD,
+                        "Retryable write with txnNumber %lld is prohibited on session because a newer retryable "
+                        "write with txnNumber %lld has already started on this session.",
+                        (long long)txn_number, (long long)session->txn_number);
+         ok = false;
+      } else if (txn_number == session->txn_number && strcmp(command, session->command) == 0) {
+         bson_copy_to(session->reply, reply);
+         *found = true;
+      }
+   }
+   pthread_mutex_unlock(&registry->lock);
+   return ok;
+}
+
+void duet_lsid_retry_record(duet_lsid_registry_t *registry, const uint8_t lsid[16], int64_t txn_number,
+                            const char *command, const bson_t *reply)
+{
+   pthread_mutex_lock(&registry->lock);
+   duet_lsid_session_t *session = session_find(registry, lsid);
+   if (session && (!session->has_write || txn_number >= session->txn_number)) {
+      if (session->reply) {
+         bson_destroy(session->reply);
+      }
+      session->reply = bson_copy(reply);
+      session->txn_number = txn_number;
+      snprintf(session->command, sizeof session->command, "%s", command);
+      session->has_write = true;
+   }
+   pthread_mutex_unlock(&registry->lock);
 }
 
 void duet_lsid_new(uint8_t lsid[16])

@@ -10,6 +10,9 @@
 #ifndef DUET_SERVER_LSID_H
 #define DUET_SERVER_LSID_H
 
+#include <duet/error.h>
+
+#include <bson/bson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,6 +40,21 @@ bool duet_lsid_end(duet_lsid_registry_t *registry, const uint8_t lsid[16]);
 /* Forgets sessions idle since before now_us - timeout; copies up to `max` of their ids into `expired`. */
 size_t duet_lsid_reap(duet_lsid_registry_t *registry, int64_t now_us, int64_t timeout_us, uint8_t (*expired)[16],
                          size_t max);
+
+/*
+ * Retryable writes: the reply of the last write a session ran with a
+ * txnNumber, so a driver's retry of that same write gets the first outcome
+ * instead of running twice.
+ *
+ * lookup: *found true with *reply initialized (a copy, caller destroys) when
+ * (lsid, txn_number, command) matches the recorded write; fails with 225
+ * TransactionTooOld when a newer txnNumber was already recorded.
+ * record: keeps a copy of `reply` (borrowed) for (lsid, txn_number, command).
+ */
+bool duet_lsid_retry_lookup(duet_lsid_registry_t *registry, const uint8_t lsid[16], int64_t txn_number,
+                            const char *command, bson_t *reply, bool *found, duet_error_t *error);
+void duet_lsid_retry_record(duet_lsid_registry_t *registry, const uint8_t lsid[16], int64_t txn_number,
+                            const char *command, const bson_t *reply);
 
 /* Fills `lsid` with a new random (version 4) UUID. */
 void duet_lsid_new(uint8_t lsid[16]);

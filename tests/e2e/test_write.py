@@ -4,6 +4,8 @@ ordered and unordered write errors, update operators and arrayFilters,
 immutable _id, validators, and the write commands' type errors."""
 import unittest
 
+import bson
+
 import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, OperationFailure, WriteError
@@ -127,6 +129,41 @@ class WriteTest(unittest.TestCase):
             with self.assertRaises(OperationFailure, msg=str(command)) as caught:
                 self.db.command(command)
             self.assertEqual(caught.exception.code, code, str(command))
+
+    def test_retried_write_runs_once(self):
+        # what a driver sends again after a lost reply: the same lsid and txnNumber
+        import uuid
+        from bson.int64 import Int64
+        lsid = {"id": bson.Binary(uuid.uuid4().bytes, 4)}
+        command = {"update": self._testMethodName, "updates": [{"q": {"_id": 1}, "u": {"$inc": {"n": 100}}}],
+                   "lsid": lsid, "txnNumber": Int64(7)}
+        first = self.raw(command)
+        again = self.raw(command)
+        self.assertEqual((first["n"], first["nModified"]), (1, 1))
+        self.assertEqual((again["n"], again["nModified"]), (1, 1))
+        self.assertEqual(self.coll.find_one({"_id": 1})["n"], 101)  # applied once
+        command["txnNumber"] = Int64(8)
+        self.raw(command)
+        self.assertEqual(self.coll.find_one({"_id": 1})["n"], 201)
+        command["txnNumber"] = Int64(7)
+        reply = self.raw(command)
+        self.assertEqual((reply["ok"], reply["code"]), (0.0, 225))
+        inserted = self.raw({"insert": self._testMethodName, "documents": [{"_id": "once"}], "lsid": lsid,
+                             "txnNumber": Int64(9)})
+        retried = self.raw({"insert": self._testMethodName, "documents": [{"_id": "once"}], "lsid": lsid,
+                            "txnNumber": Int64(9)})
+        self.assertEqual((inserted["n"], retried["n"]), (1, 1))
+        self.assertNotIn("writeErrors", retried)
+
+    def raw(self, command):
+        """Sends `command` over a raw socket (pymongo would replace lsid and txnNumber)."""
+        import socket
+        from duetd_fixture import op_msg, read_reply
+        command = dict(command)
+        command["$db"] = "writes"
+        with socket.create_connection(("127.0.0.1", self.duetd.port), timeout=10) as sock:
+            sock.sendall(op_msg(1, command))
+            return read_reply(sock)[1]
 
     def test_validator_applies_to_updates(self):
         self.db.create_collection("validated_" + self._testMethodName,
