@@ -25,7 +25,8 @@ bool duet_cmd_start_session(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t
    return true;
 }
 
-/* Reads the session ids of `{<name>: [{id: UUID}, ...]}`; calls `apply` on each (after validating all). */
+/* Reads the session ids of `{<name>: [{id: UUID}, ...]}` (at most 10,000, as MongoDB);
+ * calls `apply` on each once all are valid. */
 static bool session_for_each(duet_command_ctx_t *ctx, void (*apply)(duet_server_t *, const uint8_t *),
                              size_t *count, duet_error_t *error)
 {
@@ -66,6 +67,11 @@ static bool session_for_each(duet_command_ctx_t *ctx, void (*apply)(duet_server_
          }
          (*count)++;
       }
+      if (pass == 0 && *count > 10000) {
+         duet_error_set(error, DUET_ERR_BAD_VALUE, "%s accepts at most 10000 session ids, got %zu", ctx->entry->name,
+                        *count);
+         return false;
+      }
    }
    return true;
 }
@@ -80,15 +86,7 @@ bool duet_cmd_end_sessions(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t 
 {
    (void)reply;
    size_t count;
-   if (!session_for_each(ctx, session_end_one, &count, error)) {
-      return false;
-   }
-   if (count > 10000) {
-      /* validated after the fact only for the message: MongoDB refuses more than 10,000 ids */
-      duet_error_set(error, DUET_ERR_BAD_VALUE, "endSessions accepts at most 10000 session ids");
-      return false;
-   }
-   return true;
+   return session_for_each(ctx, session_end_one, &count, error);
 }
 
 bool duet_cmd_kill_sessions(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
