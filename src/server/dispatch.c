@@ -305,7 +305,8 @@ void duet_command_dispatch(duet_server_t *server, duet_conn_t *conn, const bson_
 
    int64_t elapsed_ms = (duet_cursor_now_us() - ctx.args.start_us) / 1000;
    bool slow = elapsed_ms >= server->options->slow_ms;
-   if (slow || (!ok && server->log && server->log->level >= DUET_LOG_DEBUG)) {
+   bool internal = !ok && error.code == DUET_ERR_INTERNAL; /* the server's fault (SQLite, disk): always logged */
+   if (slow || internal || (!ok && server->log && server->log->level >= DUET_LOG_DEBUG)) {
       bson_t attr = BSON_INITIALIZER;
       BSON_APPEND_UTF8(&attr, "command", ctx.name ? ctx.name : "");
       BSON_APPEND_UTF8(&attr, "db", ctx.db ? ctx.db : "");
@@ -314,8 +315,10 @@ void duet_command_dispatch(duet_server_t *server, duet_conn_t *conn, const bson_
          BSON_APPEND_INT32(&attr, "errCode", error.code);
          BSON_APPEND_UTF8(&attr, "errMsg", error.message);
       }
-      duet_log_event(server->log, slow ? DUET_LOG_INFO : DUET_LOG_DEBUG, "COMMAND", 51803, conn ? conn->ctx : "-",
-                     slow ? "Slow query" : "Command failed", &attr, 0);
+      duet_log_level_t level = internal ? DUET_LOG_ERROR : slow ? DUET_LOG_INFO : DUET_LOG_DEBUG;
+      duet_log_event(server->log, level, "COMMAND", 51803, conn ? conn->ctx : "-",
+                     internal ? "Command failed with an internal error" : slow ? "Slow query" : "Command failed",
+                     &attr, 0);
       bson_destroy(&attr);
    }
    duet_error_clear(&error);
