@@ -28,6 +28,31 @@ static bool conn_read_all(int fd, uint8_t *buffer, size_t length)
    return true;
 }
 
+/*
+ * Reads the rest of a message whose header announced `length` bytes into
+ * *frame (owned by the caller, freed with bson_free even on failure).  The
+ * buffer grows with the bytes that actually arrive — starting at 64 KiB and
+ * doubling — so a client announcing 48 MB and sending little holds little.
+ */
+static bool conn_read_body(int fd, const uint8_t header[DUET_WIRE_HEADER_SIZE], size_t length, uint8_t **frame)
+{
+   size_t capacity = length < 64 * 1024 ? length : 64 * 1024;
+   *frame = bson_malloc(capacity);
+   memcpy(*frame, header, DUET_WIRE_HEADER_SIZE);
+   size_t done = DUET_WIRE_HEADER_SIZE;
+   while (done < length) {
+      if (done == capacity) {
+         capacity = capacity * 2 < length ? capacity * 2 : length;
+         *frame = bson_realloc(*frame, capacity);
+      }
+      if (!conn_read_all(fd, *frame + done, capacity - done)) {
+         return false;
+      }
+      done = capacity;
+   }
+   return true;
+}
+
 static bool conn_write_all(int fd, const uint8_t *buffer, size_t length)
 {
    size_t done = 0;
@@ -73,9 +98,8 @@ void duet_conn_serve(duet_conn_t *conn)
          break;
       }
       size_t length = (size_t)header.message_length;
-      uint8_t *frame = bson_malloc(length);
-      memcpy(frame, header_bytes, sizeof header_bytes);
-      if (!conn_read_all(conn->fd, frame + DUET_WIRE_HEADER_SIZE, length - DUET_WIRE_HEADER_SIZE)) {
+      uint8_t *frame = NULL;
+      if (!conn_read_body(conn->fd, header_bytes, length, &frame)) {
          conn_log_protocol_error(conn, "Connection closed in the middle of a message", NULL);
          bson_free(frame);
          break;
