@@ -15,33 +15,14 @@
  * messageLength field is patched to the real size (so the fuzzer explores
  * bodies), odd: the rest is used as-is (lengths that lie).
  *
- * duetd's sources are not part of libduet (they build the duetd executable),
- * so this file compiles them in as one translation unit.  Built by `make fuzz`
+ * duetd's sources (all of src/server but server_main.c) form the duet_server
+ * library, which this target links.  Built by `make fuzz`
  * (fuzz/CMakeLists.txt) and, with tests/e2e/fuzz_driver.c, as the fixed-
  * iteration ctest `e2e/fuzz_wire_smoke`.
  */
-#define _GNU_SOURCE /* server.c needs accept4 and pipe2 */
-#include "server/changestream.c"
-#include "server/cmd_admin.c"
-#include "server/cmd_aggregate.c"
-#include "server/cmd_catalog.c"
-#include "server/cmd_crud.c"
-#include "server/cmd_cursor.c"
-#include "server/cmd_hello.c"
-#include "server/cmd_partner.c"
-#include "server/cmd_session.c"
-#include "server/cmd_stats.c"
-#include "server/command_table.c"
-#include "server/conn.c"
-#include "server/cursor.c"
-#include "server/dispatch.c"
-#include "server/log.c"
-#include "server/query.c"
-#include "server/lsid.c"
-#include "server/reply.c"
-#include "server/server.c"
-#include "server/wire.c"
-#include "server/cmd_write.c"
+#include "server/conn.h"
+#include "server/log.h"
+#include "server/server.h"
 
 #include <dirent.h>
 #include <stdlib.h>
