@@ -5,18 +5,20 @@
  * keepExisting, fail) and whenNotMatched (insert, discard, fail), MongoDB's
  * way: every document is tried, a failing one is rolled back alone, the first
  * failure is reported after the others were written (MongoDB does not roll
- * back the writes of a failed $merge).  whenMatched pipelines and `let` are not
- * supported (115).
+ * back the writes of a failed $merge).  A whenMatched pipeline is an update
+ * pipeline (duet/mql_update.h) applied to the existing document, with `$$new`
+ * the result and the `let` variables evaluated on the result.
  */
 #include "store/store_internal.h"
 
 #include <duet/doc.h>
+#include <duet/mql_expr.h>
 #include <duet/mql_update.h>
 #include <duet/store_ops.h>
 
 #include <string.h>
 
-typedef enum { MATCHED_REPLACE, MATCHED_MERGE, MATCHED_KEEP, MATCHED_FAIL } when_matched_t;
+typedef enum { MATCHED_REPLACE, MATCHED_MERGE, MATCHED_KEEP, MATCHED_FAIL, MATCHED_PIPELINE } when_matched_t;
 typedef enum { NOT_MATCHED_INSERT, NOT_MATCHED_DISCARD, NOT_MATCHED_FAIL } when_not_matched_t;
 
 typedef struct merge_spec {
@@ -27,14 +29,91 @@ typedef struct merge_spec {
    bool on_id;                /* on is exactly ["_id"] */
    when_matched_t matched;
    when_not_matched_t not_matched;
+   /* MATCHED_PIPELINE only (all owned, released by spec_clear): */
+   duet_update_t *update;      /* the whenMatched pipeline */
+   duet_expr_scope_t *scope;   /* the let variables ("new" among them when defined) */
+   duet_expr_t **let_exprs;    /* let_count expressions, evaluated on each result */
+   int *let_slots;             /* scope index of each */
+   size_t let_count;
 } merge_spec_t;
 
-static const char *matched_names[] = {"replace", "merge", "keepExisting", "fail"};
+static const char *matched_names[] = {"replace", "merge", "keepExisting", "fail", "pipeline"};
+
+static void spec_clear(merge_spec_t *spec)
+{
+   duet_update_destroy(spec->update);
+   for (size_t i = 0; i < spec->let_count; i++) {
+      duet_expr_destroy(spec->let_exprs[i]);
+   }
+   bson_free(spec->let_exprs);
+   bson_free(spec->let_slots);
+   if (spec->scope) {
+      duet_expr_scope_destroy(spec->scope);
+   }
+   spec->update = NULL;
+   spec->scope = NULL;
+   spec->let_exprs = NULL;
+   spec->let_slots = NULL;
+   spec->let_count = 0;
+}
+
+/* Adds let variable `name` = expression `value` (borrowed) to the spec. */
+static bool spec_add_let(merge_spec_t *spec, const char *name, const bson_value_t *value, duet_error_t *error)
+{
+   duet_expr_t *expr = NULL;
+   if (!duet_expr_parse(value, NULL, &expr, error)) {
+      return false;
+   }
+   spec->let_exprs = bson_realloc(spec->let_exprs, (spec->let_count + 1) * sizeof *spec->let_exprs);
+   spec->let_slots = bson_realloc(spec->let_slots, (spec->let_count + 1) * sizeof *spec->let_slots);
+   spec->let_exprs[spec->let_count] = expr;
+   spec->let_slots[spec->let_count] = duet_expr_scope_define(spec->scope, name);
+   spec->let_count++;
+   return true;
+}
+
+/* MongoDB's let for a whenMatched pipeline: {new: "$$ROOT"} by default; `new` may only be
+ * "$$ROOT" and is added when missing and whenNotMatched is insert.  Then parses the pipeline. */
+static bool parse_pipeline_mode(merge_spec_t *spec, const bson_t *pipeline, const bson_t *let, duet_error_t *error)
+{
+   spec->scope = duet_expr_scope_new();
+   bson_value_t root = {.value_type = BSON_TYPE_UTF8};
+   root.value.v_utf8.str = (char *)"$$ROOT";
+   root.value.v_utf8.len = 6;
+   bool has_new = false;
+   if (let) {
+      bson_iter_t iter;
+      bson_iter_init(&iter, let);
+      while (bson_iter_next(&iter)) {
+         const char *name = bson_iter_key(&iter);
+         if (!strcmp(name, "new")) {
+            if (!BSON_ITER_HOLDS_UTF8(&iter) || strcmp(bson_iter_utf8(&iter, NULL), "$$ROOT") != 0) {
+               duet_error_set(error, 51273,
+                              "'let' may not define a value for the reserved 'new' variable other than '$$ROOT'");
+               return false;
+            }
+            has_new = true;
+         }
+         if (!spec_add_let(spec, name, bson_iter_value(&iter), error)) {
+            return false;
+         }
+      }
+   }
+   if (!has_new && (!let || spec->not_matched == NOT_MATCHED_INSERT) && !spec_add_let(spec, "new", &root, error)) {
+      return false;
+   }
+   duet_update_options_t options = DUET_UPDATE_OPTIONS_INIT;
+   options.scope = spec->scope;
+   return duet_update_parse_pipeline(pipeline, &options, &spec->update, error);
+}
 static const char *not_matched_names[] = {"insert", "discard", "fail"};
 
+/* Fills *spec (clear it with spec_clear in every case). */
 static bool parse_spec(const bson_value_t *value, const char *default_db, merge_spec_t *spec, duet_error_t *error)
 {
    memset(spec, 0, sizeof *spec);
+   bson_t pipeline_view, let_view;
+   const bson_t *pipeline = NULL, *let = NULL;
    spec->db = default_db;
    spec->matched = MATCHED_MERGE;
    spec->not_matched = NOT_MATCHED_INSERT;
@@ -100,9 +179,16 @@ static bool parse_spec(const bson_value_t *value, const char *default_db, merge_
             }
          } else if (!strcmp(key, "whenMatched")) {
             if (BSON_ITER_HOLDS_ARRAY(&iter)) {
-               duet_error_set(error, DUET_ERR_COMMAND_NOT_SUPPORTED,
-                              "$merge with a whenMatched pipeline is not supported by duetd");
-               return false;
+               uint32_t length;
+               const uint8_t *data;
+               bson_iter_array(&iter, &length, &data);
+               if (!bson_init_static(&pipeline_view, data, length)) {
+                  duet_error_set(error, DUET_ERR_BAD_VALUE, "$merge 'whenMatched' pipeline is not valid BSON");
+                  return false;
+               }
+               pipeline = &pipeline_view;
+               spec->matched = MATCHED_PIPELINE;
+               continue;
             }
             const char *mode = BSON_ITER_HOLDS_UTF8(&iter) ? bson_iter_utf8(&iter, NULL) : "";
             size_t i = 0;
@@ -128,9 +214,20 @@ static bool parse_spec(const bson_value_t *value, const char *default_db, merge_
             }
             spec->not_matched = (when_not_matched_t)i;
          } else if (!strcmp(key, "let")) {
-            duet_error_set(error, 51199, "Cannot use 'let' variables with 'whenMatched: %s' mode",
-                           matched_names[spec->matched]);
-            return false;
+            if (!BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+               duet_error_set(error, DUET_ERR_TYPE_MISMATCH,
+                              "BSON field '$merge.let' is the wrong type '%s', expected type 'object'",
+                              duet_type_name(bson_iter_type(&iter)));
+               return false;
+            }
+            uint32_t length;
+            const uint8_t *data;
+            bson_iter_document(&iter, &length, &data);
+            if (!bson_init_static(&let_view, data, length)) {
+               duet_error_set(error, DUET_ERR_BAD_VALUE, "$merge 'let' is not valid BSON");
+               return false;
+            }
+            let = &let_view;
          } else {
             duet_error_set(error, 40415, "BSON field '$merge.%s' is an unknown field.", key);
             return false;
@@ -156,7 +253,18 @@ static bool parse_spec(const bson_value_t *value, const char *default_db, merge_
                      matched_names[spec->matched], not_matched_names[spec->not_matched]);
       return false;
    }
-   return duet_store_validate_namespace(spec->db, spec->coll, error);
+   if (!duet_store_validate_namespace(spec->db, spec->coll, error)) {
+      return false;
+   }
+   if (spec->matched != MATCHED_PIPELINE) {
+      if (let) {
+         duet_error_set(error, 51199, "Cannot use 'let' variables with 'whenMatched: %s' mode",
+                        matched_names[spec->matched]);
+         return false;
+      }
+      return true;
+   }
+   return parse_pipeline_mode(spec, pipeline, let, error);
 }
 
 /* A unique index on exactly the `on` fields must exist when `on` is not _id. */
@@ -193,6 +301,35 @@ static bool value_at(const bson_t *doc, const char *path, bson_iter_t *out)
 {
    bson_iter_t iter;
    return bson_iter_init(&iter, doc) && bson_iter_find_descendant(&iter, path, out);
+}
+
+/* The whenMatched pipeline applied to `existing` with the let variables evaluated on
+ * `result`; *new_doc is initialized by the callee in every case. */
+static bool apply_pipeline(const merge_spec_t *spec, const bson_t *existing, const bson_t *result, bson_t *new_doc,
+                           duet_error_t *error)
+{
+   size_t count = duet_expr_scope_count(spec->scope);
+   bson_value_t *values = bson_malloc0((count ? count : 1) * sizeof *values);
+   bool ok = true;
+   for (size_t i = 0; ok && i < spec->let_count; i++) {
+      bson_value_t value;
+      if ((ok = duet_expr_evaluate(spec->let_exprs[i], result, NULL, &value, error))) {
+         bson_value_destroy(&values[spec->let_slots[i]]);
+         values[spec->let_slots[i]] = value;
+      }
+   }
+   duet_expr_env_t env = {values, count, 0};
+   bool modified = false;
+   if (ok) {
+      ok = duet_update_apply_env(spec->update, existing, NULL, false, &env, new_doc, &modified, error);
+   } else {
+      bson_init(new_doc);
+   }
+   for (size_t i = 0; i < count; i++) {
+      bson_value_destroy(&values[i]);
+   }
+   bson_free(values);
+   return ok;
 }
 
 /* Writes one result document. */
@@ -264,10 +401,14 @@ static bool merge_one(duet_session_t *session, const merge_spec_t *spec, const b
          ok = false;
          break;
       }
+      case MATCHED_PIPELINE:
       case MATCHED_REPLACE:
       case MATCHED_MERGE: {
          bson_t new_doc = BSON_INITIALIZER;
-         if (spec->matched == MATCHED_REPLACE) {
+         if (spec->matched == MATCHED_PIPELINE) {
+            bson_destroy(&new_doc); /* re-initialized by apply */
+            ok = apply_pipeline(spec, &existing, doc, &new_doc, error);
+         } else if (spec->matched == MATCHED_REPLACE) {
             bson_concat(&new_doc, doc);
          } else {
             /* {$set: <whole result>}: top-level fields overwritten, others kept */
@@ -289,8 +430,9 @@ static bool merge_one(duet_session_t *session, const merge_spec_t *spec, const b
                }
             }
          }
-         ok = duet_store_update(session, spec->db, spec->coll, &existing, &new_doc,
-                                spec->matched == MATCHED_REPLACE ? DUET_STORE_REPLACE : DUET_STORE_UPDATE, NULL, error);
+         ok = ok && duet_store_update(session, spec->db, spec->coll, &existing, &new_doc,
+                                      spec->matched == MATCHED_REPLACE ? DUET_STORE_REPLACE : DUET_STORE_UPDATE, NULL,
+                                      error);
          if (!ok && error && error->code == DUET_ERR_IMMUTABLE_FIELD) {
             duet_error_wrap(error, "$merge failed to update the matching document, did you attempt to modify the _id "
                                    "or the shard key?");
@@ -346,6 +488,12 @@ bool duet_store_aggregate_merge(duet_session_t *session, const char *db, const c
    }
    merge_spec_t spec;
    bool ok = parse_spec(&spec_value, db, &spec, error) && check_on_index(session, &spec, error);
+   if (!ok) {
+      spec_clear(&spec);
+      bson_value_destroy(&spec_value);
+      bson_destroy(&stages);
+      return false;
+   }
    bool own = ok && !session->in_write;
    if (own) {
       ok = duet_session_begin(session, error);
@@ -427,6 +575,7 @@ bool duet_store_aggregate_merge(duet_session_t *session, const char *db, const c
       ok = false;
    }
    duet_error_clear(&first);
+   spec_clear(&spec);
    bson_value_destroy(&spec_value);
    bson_destroy(&stages);
    return ok;

@@ -470,10 +470,18 @@ bool duet_store_distinct(duet_session_t *session, const char *db, const char *co
 
 /* ---- aggregate ---------------------------------------------------------------------------- */
 
+/* What $lookup's storage callbacks read through: the aggregate's session and database. */
+typedef struct lookup_storage_context {
+   duet_session_t *session; /* borrowed: the aggregate's session (its transaction or snapshot) */
+   char *db;                /* owned copy of the database being aggregated */
+} lookup_storage_context_t;
+
 struct duet_store_aggregate {
-   duet_store_find_t *source;        /* owned: the collection, filtered by a leading $match */
-   duet_pipeline_t *pipeline;        /* owned */
-   duet_pipeline_cursor_t *cursor;   /* owned */
+   duet_store_find_t *source;          /* owned: the collection, filtered by a leading $match */
+   duet_pipeline_t *pipeline;          /* owned */
+   duet_pipeline_cursor_t *cursor;     /* owned */
+   duet_pipeline_storage_t storage;    /* $lookup's foreign reads; outlives pipeline and cursor */
+   lookup_storage_context_t lookup;    /* storage.context points here */
 };
 
 static bool aggregate_source(void *context, const bson_t **doc, duet_error_t *error)
@@ -481,13 +489,51 @@ static bool aggregate_source(void *context, const bson_t **doc, duet_error_t *er
    return duet_store_find_next(context, doc, error);
 }
 
+/* duet_pipeline_storage_t.open: a find on db.coll with the join filter as its filter, so an
+ * _id point read or an index on the foreignField is used when there is one (the stage
+ * re-applies the filter; a missing collection reads as empty). */
+static bool lookup_storage_open(void *context, const char *coll, const bson_t *filter, void **scan,
+                                duet_error_t *error)
+{
+   lookup_storage_context_t *lookup = context;
+   duet_store_find_options_t options = {filter, NULL, NULL, 0, 0};
+   duet_store_find_t *find = NULL;
+   *scan = NULL;
+   if (!duet_store_find(lookup->session, lookup->db, coll, &options, &find, error)) {
+      return false;
+   }
+   *scan = find;
+   return true;
+}
+
+static bool lookup_storage_next(void *scan, const bson_t **doc, duet_error_t *error)
+{
+   return duet_store_find_next(scan, doc, error);
+}
+
+static void lookup_storage_close(void *scan)
+{
+   duet_store_find_destroy(scan);
+}
+
+static void lookup_storage_init(duet_pipeline_storage_t *storage, void *context)
+{
+   storage->context = context;
+   storage->open = lookup_storage_open;
+   storage->next = lookup_storage_next;
+   storage->close = lookup_storage_close;
+}
+
 /* Opens the pipeline over db.coll (no $out handling). */
 static bool aggregate_open(duet_session_t *session, const char *db, const char *coll, const bson_t *pipeline,
                            bool allow_disk_use, duet_store_aggregate_t **out, duet_error_t *error)
 {
    *out = NULL;
-   duet_pipeline_options_t options = {NULL, allow_disk_use, 0};
    duet_store_aggregate_t *aggregate = bson_malloc0(sizeof *aggregate);
+   aggregate->lookup.session = session;
+   aggregate->lookup.db = bson_strdup(db);
+   lookup_storage_init(&aggregate->storage, &aggregate->lookup);
+   duet_pipeline_options_t options = {NULL, allow_disk_use, 0, &aggregate->storage};
    if (!duet_pipeline_parse(pipeline, &options, &aggregate->pipeline, error)) {
       duet_store_aggregate_destroy(aggregate);
       return false;
@@ -584,5 +630,6 @@ void duet_store_aggregate_destroy(duet_store_aggregate_t *aggregate)
    }
    duet_pipeline_destroy(aggregate->pipeline);
    duet_store_find_destroy(aggregate->source);
+   bson_free(aggregate->lookup.db);
    bson_free(aggregate);
 }

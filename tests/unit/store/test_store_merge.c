@@ -2,7 +2,8 @@
  * test_store_merge.c — the $merge stage against MongoDB's all_modes.js cases:
  * source {_id:1,a:1,b:"a"},{_id:2,a:2,b:"b"},{_id:3,a:3,b:"c"} merged into a
  * prepared target under each whenMatched/whenNotMatched combination, plus
- * unsupported combinations, `on` fields, and merging into the source itself.
+ * unsupported combinations, `on` fields, merging into the source itself,
+ * whenMatched pipelines with `let`, and $lookup read through the store.
  */
 #include "store_test.h"
 
@@ -138,8 +139,103 @@ static void test_merge_keep_and_fail_modes(void **state)
                     51181);
    assert_string_equal(message,
                        "Combination of $merge modes 'whenMatched: fail' and 'whenNotMatched: fail' is not supported");
-   assert_int_equal(run_merge(f->session, "{\"into\": \"t\", \"whenMatched\": [{\"$set\": {\"x\": 2}}]}", NULL, 0),
-                    DUET_ERR_COMMAND_NOT_SUPPORTED);
+}
+
+/* whenMatched pipelines (all_modes.js) and let */
+static void test_pipeline_modes(void **state)
+{
+   store_fixture_t *f = *state;
+   seed_source(f->session);
+   const char *target_b[] = {"{\"_id\": 1, \"b\": 1}"};
+   reset(f->session, "t", target_b, 1);
+   assert_int_equal(run_merge(f->session,
+                              "{\"into\": \"t\", \"whenMatched\": [{\"$addFields\": {\"x\": 2}}], "
+                              "\"whenNotMatched\": \"insert\"}",
+                              NULL, 0),
+                    0);
+   assert_contents(f->session, "t",
+                   "{\"0\": {\"_id\": 1, \"b\": 1, \"x\": 2}, \"1\": {\"_id\": 2, \"a\": 2, \"b\": \"b\"},"
+                   " \"2\": {\"_id\": 3, \"a\": 3, \"b\": \"c\"}}");
+   const char *target_f[] = {"{\"_id\": 1, \"a\": 10, \"c\": \"x\"}", "{\"_id\": 3, \"a\": 30, \"c\": \"y\"}",
+                             "{\"_id\": 4, \"a\": 40, \"c\": \"z\"}"};
+   reset(f->session, "t", target_f, 3);
+   char message[512];
+   assert_int_equal(run_merge(f->session,
+                              "{\"into\": \"t\", \"whenMatched\": [{\"$addFields\": {\"x\": 2}}], "
+                              "\"whenNotMatched\": \"fail\"}",
+                              message, sizeof message),
+                    DUET_ERR_MERGE_STAGE_NO_MATCHING_DOCUMENT);
+   assert_contents(f->session, "t",
+                   "{\"0\": {\"_id\": 1, \"a\": 10, \"c\": \"x\", \"x\": 2}, \"1\": {\"_id\": 3, \"a\": 30, \"c\": "
+                   "\"y\", \"x\": 2}, \"2\": {\"_id\": 4, \"a\": 40, \"c\": \"z\"}}");
+   /* $$new is the result, let variables are evaluated on it; discard skips the unmatched */
+   reset(f->session, "t", target_f, 3);
+   assert_int_equal(run_merge(f->session,
+                              "{\"into\": \"t\", \"let\": {\"doubled\": {\"$multiply\": [\"$a\", 2]}, \"new\": "
+                              "\"$$ROOT\"}, \"whenMatched\": [{\"$set\": {\"a\": {\"$add\": [\"$a\", \"$$new.a\"]}, "
+                              "\"d\": \"$$doubled\"}}], \"whenNotMatched\": \"discard\"}",
+                              NULL, 0),
+                    0);
+   assert_contents(f->session, "t",
+                   "{\"0\": {\"_id\": 1, \"a\": 11, \"c\": \"x\", \"d\": 2}, \"1\": {\"_id\": 3, \"a\": 33, \"c\": "
+                   "\"y\", \"d\": 6}, \"2\": {\"_id\": 4, \"a\": 40, \"c\": \"z\"}}");
+   /* let errors */
+   assert_int_equal(run_merge(f->session,
+                              "{\"into\": \"t\", \"let\": {\"new\": \"$a\"}, \"whenMatched\": [{\"$set\": {\"x\": 1}}]}",
+                              message, sizeof message),
+                    51273);
+   assert_string_equal(message, "'let' may not define a value for the reserved 'new' variable other than '$$ROOT'");
+   assert_int_equal(run_merge(f->session, "{\"let\": {\"v\": 1}, \"into\": \"t\", \"whenMatched\": \"replace\"}",
+                              message, sizeof message),
+                    51199);
+   assert_string_equal(message, "Cannot use 'let' variables with 'whenMatched: replace' mode");
+   assert_int_equal(run_merge(f->session, "{\"into\": \"t\", \"whenMatched\": [{\"$group\": {\"_id\": 1}}]}", NULL, 0),
+                    72 /* InvalidOptions: "$group is not allowed to be used within an update" */);
+   /* without `new` in let and with discard, $$new is not defined */
+   assert_int_equal(run_merge(f->session,
+                              "{\"into\": \"t\", \"let\": {\"v\": 1}, \"whenMatched\": [{\"$set\": {\"x\": "
+                              "\"$$new\"}}], \"whenNotMatched\": \"discard\"}",
+                              NULL, 0),
+                    17276);
+}
+
+/* $lookup inside the store's aggregate reads the foreign collection of the same database */
+static void test_lookup(void **state)
+{
+   store_fixture_t *f = *state;
+   const char *orders[] = {"{\"_id\": 1, \"item\": \"almonds\", \"price\": 12, \"quantity\": 2}",
+                           "{\"_id\": 2, \"item\": \"pecans\", \"price\": 20, \"quantity\": 1}",
+                           "{\"_id\": 3}"};
+   const char *inventory[] = {"{\"_id\": 1, \"sku\": \"almonds\", \"instock\": 120}",
+                              "{\"_id\": 2, \"sku\": \"bread\", \"instock\": 80}",
+                              "{\"_id\": 3, \"sku\": \"cashews\", \"instock\": 60}",
+                              "{\"_id\": 4, \"sku\": \"pecans\", \"instock\": 70}", "{\"_id\": 5, \"sku\": null}",
+                              "{\"_id\": 6}"};
+   reset(f->session, "orders", orders, 3);
+   reset(f->session, "inventory", inventory, 6);
+   bson_t *pipeline = TEST_JSON("{\"0\": {\"$lookup\": {\"from\": \"inventory\", \"localField\": \"item\", "
+                                "\"foreignField\": \"sku\", \"as\": \"inv\"}}, \"1\": {\"$project\": {\"ids\": "
+                                "\"$inv._id\"}}, \"2\": {\"$out\": \"joined\"}}");
+   duet_store_aggregate_t *aggregate = NULL;
+   ASSERT_OK(duet_store_aggregate(f->session, "db", "orders", pipeline, NULL, &aggregate, error));
+   duet_store_aggregate_destroy(aggregate);
+   bson_destroy(pipeline);
+   assert_contents(f->session, "joined",
+                   "{\"0\": {\"_id\": 1, \"ids\": [1]}, \"1\": {\"_id\": 2, \"ids\": [4]}, \"2\": {\"_id\": 3, "
+                   "\"ids\": [5, 6]}}");
+   /* nested pipeline form, the foreign collection missing in the inner one */
+   pipeline = TEST_JSON("{\"0\": {\"$match\": {\"_id\": 1}}, \"1\": {\"$lookup\": {\"from\": \"inventory\", \"let\": "
+                        "{\"i\": \"$item\"}, \"pipeline\": [{\"$match\": {\"$expr\": {\"$eq\": [\"$sku\", \"$$i\"]}}}, "
+                        "{\"$lookup\": {\"from\": \"nothing\", \"pipeline\": [], \"as\": \"none\"}}, {\"$project\": "
+                        "{\"_id\": 0, \"instock\": 1, \"none\": 1}}], \"as\": \"inv\"}}, \"2\": {\"$merge\": "
+                        "{\"into\": \"joined\", \"whenMatched\": \"replace\"}}}");
+   ASSERT_OK(duet_store_aggregate(f->session, "db", "orders", pipeline, NULL, &aggregate, error));
+   duet_store_aggregate_destroy(aggregate);
+   bson_destroy(pipeline);
+   assert_contents(f->session, "joined",
+                   "{\"0\": {\"_id\": 1, \"item\": \"almonds\", \"price\": 12, \"quantity\": 2, \"inv\": "
+                   "[{\"instock\": 120, \"none\": []}]}, \"1\": {\"_id\": 2, \"ids\": [4]}, \"2\": {\"_id\": 3, "
+                   "\"ids\": [5, 6]}}");
 }
 
 static void test_on_fields_and_same_collection(void **state)
@@ -187,6 +283,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_replace_modes, store_fixture_open, store_fixture_close),
       cmocka_unit_test_setup_teardown(test_merge_keep_and_fail_modes, store_fixture_open, store_fixture_close),
       cmocka_unit_test_setup_teardown(test_on_fields_and_same_collection, store_fixture_open, store_fixture_close),
+      cmocka_unit_test_setup_teardown(test_pipeline_modes, store_fixture_open, store_fixture_close),
+      cmocka_unit_test_setup_teardown(test_lookup, store_fixture_open, store_fixture_close),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }
