@@ -1,8 +1,11 @@
 /*
- * cmd_aggregate.c — aggregate (with $out as the last stage), count and
- * distinct, reading through query.h.  $out runs in one write transaction:
+ * cmd_aggregate.c — aggregate (with $out or $merge as the last stage), count
+ * and distinct, reading through query.h.  $out runs in one write transaction:
  * the results go to a temporary collection created with the target's options
- * and indexes, which then replaces the target — all or nothing.
+ * and indexes, which then replaces the target — all or nothing.  $merge runs
+ * through the store (duet_store_aggregate) in one write transaction, MongoDB's
+ * way: the documents written before a failing one stay.  $lookup reads the
+ * foreign collections through the query's session (query.h storage).
  */
 #include "server/changestream.h"
 #include "server/cmd_partner.h"
@@ -11,9 +14,24 @@
 
 #include <duet/doc.h>
 #include <duet/mql_match.h>
+#include <duet/store_ops.h>
 
 #include <stdlib.h>
 #include <string.h>
+
+/* The reply of a pipeline that wrote its results: an empty, exhausted cursor. */
+static void aggregate_reply_empty(duet_command_ctx_t *ctx, const char *collection, bson_t *reply)
+{
+   char ns[512];
+   snprintf(ns, sizeof ns, "%s.%s", ctx->db, collection ? collection : "$cmd.aggregate");
+   bson_t cursor, batch = BSON_INITIALIZER;
+   bson_append_document_begin(reply, "cursor", -1, &cursor);
+   BSON_APPEND_ARRAY(&cursor, "firstBatch", &batch);
+   BSON_APPEND_INT64(&cursor, "id", 0);
+   BSON_APPEND_UTF8(&cursor, "ns", ns);
+   bson_append_document_end(reply, &cursor);
+   bson_destroy(&batch);
+}
 
 /* ---- $out ------------------------------------------------------------------------------ */
 
@@ -102,22 +120,23 @@ static bool aggregate_prepare_temp(duet_session_t *session, const char *db, cons
    return ok;
 }
 
+/* Runs the pipeline (owned, parsed with `storage`, owned too) into db.target_coll. */
 static bool aggregate_run_out(duet_command_ctx_t *ctx, const char *collection, duet_pipeline_t *pipeline,
-                              const char *target_db, const char *target_coll, bson_t *reply, duet_error_t *error)
+                              duet_query_storage_t *storage, const char *target_db, const char *target_coll,
+                              bson_t *reply, duet_error_t *error)
 {
+   bool refused = false;
    if (strcmp(target_db, ctx->db) != 0) {
       /* the store renames across databases, but the temporary collection lives in the source database */
-      duet_pipeline_destroy(pipeline);
       duet_error_set(error, DUET_ERR_COMMAND_NOT_SUPPORTED, "$out to another database is not supported by duetd");
-      return false;
-   }
-   if (!duet_partner_server_check_write_target(ctx->server, target_db, target_coll, "$out", error)) {
-      duet_pipeline_destroy(pipeline);
-      return false;
+      refused = true;
+   } else if (!duet_partner_server_check_write_target(ctx->server, target_db, target_coll, "$out", error)) {
+      refused = true;
    }
    duet_session_t *session;
-   if (!duet_server_session_acquire(ctx->server, &session, error)) {
+   if (refused || !duet_server_session_acquire(ctx->server, &session, error)) {
       duet_pipeline_destroy(pipeline);
+      duet_query_storage_destroy(storage);
       return false;
    }
    char temp[96];
@@ -130,11 +149,12 @@ static bool aggregate_run_out(duet_command_ctx_t *ctx, const char *collection, d
    if (ok) {
       ok = aggregate_prepare_temp(session, ctx->db, target_coll, temp, error);
    }
-   duet_query_spec_t spec = {ctx->db, collection, NULL, pipeline, NULL, ctx->args.max_time_ms, session};
+   duet_query_spec_t spec = {ctx->db, collection, NULL, pipeline, NULL, ctx->args.max_time_ms, session, storage};
    if (ok) {
       ok = duet_query_open(ctx->server, &spec, &source, error);
    } else {
       duet_pipeline_destroy(pipeline);
+      duet_query_storage_destroy(storage);
    }
    while (ok) {
       bson_t doc;
@@ -156,15 +176,68 @@ static bool aggregate_run_out(duet_command_ctx_t *ctx, const char *collection, d
         duet_session_commit(session, error);
    duet_server_session_release(ctx->server, session); /* aborts when not committed */
    if (ok) {
-      char ns[512];
-      snprintf(ns, sizeof ns, "%s.%s", ctx->db, collection ? collection : "$cmd.aggregate");
-      bson_t cursor, batch = BSON_INITIALIZER;
-      bson_append_document_begin(reply, "cursor", -1, &cursor);
-      BSON_APPEND_ARRAY(&cursor, "firstBatch", &batch);
-      BSON_APPEND_INT64(&cursor, "id", 0);
-      BSON_APPEND_UTF8(&cursor, "ns", ns);
-      bson_append_document_end(reply, &cursor);
-      bson_destroy(&batch);
+      aggregate_reply_empty(ctx, collection, reply);
+   }
+   return ok;
+}
+
+/* ---- $merge ---------------------------------------------------------------------------- */
+
+/* The target named by a $merge spec: {$merge: "coll"} or {$merge: {into: "coll" | {db, coll}}}
+ * (borrowed).  False when the spec names none; the store then reports why. */
+static bool aggregate_merge_target(const bson_iter_t *stage, const char *db, const char **target_db,
+                                   const char **target_coll)
+{
+   *target_db = db;
+   *target_coll = NULL;
+   bson_iter_t into;
+   if (BSON_ITER_HOLDS_UTF8(stage)) {
+      *target_coll = bson_iter_utf8(stage, NULL);
+   } else if (BSON_ITER_HOLDS_DOCUMENT(stage) && bson_iter_recurse(stage, &into) && bson_iter_find(&into, "into")) {
+      bson_iter_t field;
+      if (BSON_ITER_HOLDS_UTF8(&into)) {
+         *target_coll = bson_iter_utf8(&into, NULL);
+      } else if (BSON_ITER_HOLDS_DOCUMENT(&into) && bson_iter_recurse(&into, &field)) {
+         while (bson_iter_next(&field)) {
+            if (strcmp(bson_iter_key(&field), "db") == 0 && BSON_ITER_HOLDS_UTF8(&field)) {
+               *target_db = bson_iter_utf8(&field, NULL);
+            } else if (strcmp(bson_iter_key(&field), "coll") == 0 && BSON_ITER_HOLDS_UTF8(&field)) {
+               *target_coll = bson_iter_utf8(&field, NULL);
+            }
+         }
+      }
+   }
+   return *target_coll != NULL;
+}
+
+/*
+ * Runs the whole pipeline (borrowed, ending with $merge) through the store: its
+ * own write transaction on a pooled session, committed with the documents merged
+ * before a failure (the failure is then returned, as MongoDB does).
+ */
+static bool aggregate_run_merge(duet_command_ctx_t *ctx, const char *collection, const bson_t *pipeline,
+                                const bson_iter_t *merge_stage, bool allow_disk_use, bool bypass_validation,
+                                bson_t *reply, duet_error_t *error)
+{
+   const char *target_db, *target_coll;
+   if (aggregate_merge_target(merge_stage, ctx->db, &target_db, &target_coll) &&
+       !duet_partner_server_check_write_target(ctx->server, target_db, target_coll, "$merge", error)) {
+      return false;
+   }
+   duet_session_t *session;
+   if (!duet_server_session_acquire(ctx->server, &session, error)) {
+      return false;
+   }
+   duet_store_aggregate_options_t options = {allow_disk_use, bypass_validation};
+   duet_store_aggregate_t *aggregate = NULL;
+   /* a collectionless aggregate ($documents) reads no collection: the store's scan of a
+    * missing one is empty, and $documents ignores its input */
+   bool ok = duet_store_aggregate(session, ctx->db, collection ? collection : "$cmd.aggregate", pipeline, &options,
+                                  &aggregate, error);
+   duet_store_aggregate_destroy(aggregate);
+   duet_server_session_release(ctx->server, session);
+   if (ok) {
+      aggregate_reply_empty(ctx, collection, reply);
    }
    return ok;
 }
@@ -178,7 +251,7 @@ bool duet_cmd_aggregate(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *er
       return false;
    }
    bson_iter_t iter;
-   bool allow_disk_use = false;
+   bool allow_disk_use = false, bypass_validation = false;
    int64_t batch_size = -1;
    bool has_cursor = false, explain = false;
    const bson_t *pipeline_doc = NULL;
@@ -219,8 +292,9 @@ bool duet_cmd_aggregate(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *er
       } else if (strcmp(key, "collation") == 0 || strcmp(key, "let") == 0) {
          duet_error_set(error, DUET_ERR_COMMAND_NOT_SUPPORTED, "aggregate option '%s' is not supported by duetd", key);
          return false;
-      } else if (strcmp(key, "hint") != 0 && strcmp(key, "bypassDocumentValidation") != 0 &&
-                 !duet_command_is_generic_field(key)) {
+      } else if (strcmp(key, "bypassDocumentValidation") == 0) {
+         bypass_validation = bson_iter_as_bool(&iter);
+      } else if (strcmp(key, "hint") != 0 && !duet_command_is_generic_field(key)) {
          duet_error_set(error, 40415, "BSON field 'aggregate.%s' is an unknown field.", key);
          return false;
       }
@@ -241,7 +315,8 @@ bool duet_cmd_aggregate(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *er
    if (duet_changestream_in_pipeline(pipeline_doc)) {
       return duet_changestream_open(ctx, collection, pipeline_doc, batch_size, reply, error);
    }
-   /* $out must be last; it is run here, the rest of the pipeline by the engine */
+   /* $out must be last; it is run here, the rest of the pipeline by the engine.  A final
+    * $merge hands the whole pipeline to the store. */
    bson_t stages = BSON_INITIALIZER;
    uint32_t stage_count = bson_count_keys(pipeline_doc);
    const char *target_db = NULL, *target_coll = NULL;
@@ -262,22 +337,34 @@ bool duet_cmd_aggregate(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *er
          }
          break;
       }
+      if (BSON_ITER_HOLDS_DOCUMENT(&iter) && bson_iter_recurse(&iter, &stage) && bson_iter_next(&stage) &&
+          strcmp(bson_iter_key(&stage), "$merge") == 0) {
+         bson_destroy(&stages);
+         if (index != stage_count - 1) {
+            duet_error_set(error, 40601, "$merge can only be the final stage in the pipeline");
+            return false;
+         }
+         return aggregate_run_merge(ctx, collection, pipeline_doc, &stage, allow_disk_use, bypass_validation, reply,
+                                    error);
+      }
       char key_buffer[16];
       const char *key;
       bson_uint32_to_string(index++, &key, key_buffer, sizeof key_buffer);
       bson_append_iter(&stages, key, -1, &iter);
    }
-   duet_pipeline_options_t options = {NULL, allow_disk_use, 0};
+   duet_query_storage_t *storage = duet_query_storage_new(ctx->db);
+   duet_pipeline_options_t options = {NULL, allow_disk_use, 0, duet_query_storage_callbacks(storage)};
    duet_pipeline_t *pipeline = NULL;
    bool ok = duet_pipeline_parse(&stages, &options, &pipeline, error);
    bson_destroy(&stages);
    if (!ok) {
+      duet_query_storage_destroy(storage);
       return false;
    }
    if (target_coll) {
-      return aggregate_run_out(ctx, collection, pipeline, target_db, target_coll, reply, error);
+      return aggregate_run_out(ctx, collection, pipeline, storage, target_db, target_coll, reply, error);
    }
-   duet_query_spec_t spec = {ctx->db, collection, NULL, pipeline, NULL, ctx->args.max_time_ms, NULL};
+   duet_query_spec_t spec = {ctx->db, collection, NULL, pipeline, NULL, ctx->args.max_time_ms, NULL, storage};
    duet_cursor_source_t source;
    if (!duet_query_open(ctx->server, &spec, &source, error)) {
       return false;

@@ -4,7 +4,65 @@
  */
 #include "server/query.h"
 
+#include <duet/store_ops.h>
+
 #include <string.h>
+
+struct duet_query_storage {
+   duet_pipeline_storage_t callbacks; /* context = this struct */
+   char *db;                          /* owned */
+   duet_session_t *session;           /* borrowed from the source once it is open; NULL before */
+};
+
+/* duet_pipeline_storage_t.open: a find with the join filter (a missing collection is empty). */
+static bool storage_open(void *context, const char *coll, const bson_t *filter, void **scan, duet_error_t *error)
+{
+   duet_query_storage_t *storage = context;
+   *scan = NULL;
+   if (!storage->session) {
+      duet_error_set(error, DUET_ERR_INTERNAL, "$lookup read before its query source was opened");
+      return false;
+   }
+   duet_store_find_options_t options = {filter, NULL, NULL, 0, 0};
+   duet_store_find_t *find = NULL;
+   if (!duet_store_find(storage->session, storage->db, coll, &options, &find, error)) {
+      return false;
+   }
+   *scan = find;
+   return true;
+}
+
+static bool storage_next(void *scan, const bson_t **doc, duet_error_t *error)
+{
+   return duet_store_find_next(scan, doc, error);
+}
+
+static void storage_close(void *scan)
+{
+   duet_store_find_destroy(scan);
+}
+
+duet_query_storage_t *duet_query_storage_new(const char *db)
+{
+   duet_query_storage_t *storage = bson_malloc0(sizeof *storage);
+   storage->callbacks = (duet_pipeline_storage_t){storage, storage_open, storage_next, storage_close};
+   storage->db = bson_strdup(db);
+   return storage;
+}
+
+const duet_pipeline_storage_t *duet_query_storage_callbacks(const duet_query_storage_t *storage)
+{
+   return &storage->callbacks;
+}
+
+void duet_query_storage_destroy(duet_query_storage_t *storage)
+{
+   if (!storage) {
+      return;
+   }
+   bson_free(storage->db);
+   bson_free(storage);
+}
 
 typedef struct query_source {
    duet_server_t *server;           /* borrowed */
@@ -12,6 +70,7 @@ typedef struct query_source {
    bool owns_session;               /* pooled (released at destroy) or borrowed */
    duet_store_cursor_t *scan;       /* owned; NULL without a collection */
    duet_pipeline_t *pipeline;       /* owned */
+   duet_query_storage_t *storage;   /* owned, may be NULL; destroyed after pipeline */
    duet_pipeline_cursor_t *running; /* owned */
    duet_projection_t *projection;   /* owned, may be NULL */
    int64_t budget_us;               /* execution time left; -1 = unlimited */
@@ -65,6 +124,7 @@ static void query_destroy(void *state)
       duet_pipeline_close(query->running);
    }
    duet_pipeline_destroy(query->pipeline);
+   duet_query_storage_destroy(query->storage);
    if (query->scan) {
       duet_store_cursor_destroy(query->scan);
    }
@@ -84,18 +144,23 @@ bool duet_query_open(duet_server_t *server, duet_query_spec_t *spec, duet_cursor
    query->server = server;
    query->pipeline = spec->pipeline;
    query->projection = spec->projection;
+   query->storage = spec->storage;
    query->budget_us = spec->max_time_ms > 0 ? spec->max_time_ms * 1000 : -1;
    spec->pipeline = NULL;
    spec->projection = NULL;
+   spec->storage = NULL;
    bool ok = true;
-   if (spec->collection) {
+   if (spec->collection || query->storage) { /* $lookup reads even without input documents */
       if (spec->session) {
          query->session = spec->session;
       } else {
          ok = duet_server_session_acquire(server, &query->session, error);
          query->owns_session = ok;
       }
-      if (ok) {
+      if (ok && query->storage) {
+         query->storage->session = query->session;
+      }
+      if (ok && spec->collection) {
          duet_store_bound_t bound = {spec->id_equals, true};
          ok = duet_store_scan(query->session, spec->db, spec->collection, spec->id_equals ? &bound : NULL,
                               spec->id_equals ? &bound : NULL, false, &query->scan, error);

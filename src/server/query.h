@@ -8,6 +8,12 @@
  * outlive the command and be continued by getMore on any connection), or one
  * borrowed from the caller (inside a write transaction, e.g. $out), which must
  * then outlive the source.
+ *
+ * $lookup: a pipeline that reads other collections is parsed with the callbacks
+ * of a duet_query_storage_t (options.storage), handed to the source with the
+ * pipeline: its scans are finds (duet_store_find, so the join filter takes an
+ * _id point read or an index) on collections of the same database, through the
+ * source's session.
  */
 #ifndef DUET_SERVER_QUERY_H
 #define DUET_SERVER_QUERY_H
@@ -25,7 +31,21 @@ typedef struct duet_query_spec {
    duet_projection_t *projection;   /* owned likewise; NULL for none */
    int64_t max_time_ms;             /* execution budget over all batches; 0 = none */
    duet_session_t *session;         /* borrowed session to read through, or NULL for a pooled one */
+   struct duet_query_storage *storage; /* owned by the source once opened (even on failure); the
+                                        * storage the pipeline was parsed with, or NULL */
 } duet_query_spec_t;
+
+/*
+ * The storage callbacks for $lookup (duet/mql_pipeline.h) of a pipeline run by a
+ * query source over database `db` (copied).  Create it before parsing, pass
+ * duet_query_storage_callbacks() as options.storage, then give it to the spec
+ * (or destroy it, after the pipeline, when the pipeline never reaches a source).
+ * Until the source is open its scans fail with 1 InternalError.
+ */
+typedef struct duet_query_storage duet_query_storage_t;
+duet_query_storage_t *duet_query_storage_new(const char *db);
+const duet_pipeline_storage_t *duet_query_storage_callbacks(const duet_query_storage_t *storage);
+void duet_query_storage_destroy(duet_query_storage_t *storage);
 
 /*
  * Opens the source.  On success *source is ready for duet_cursor_reply_first (or
