@@ -169,6 +169,25 @@ static void start_duetd(const char *binary, const char *dbpath, const char *log_
    }
 }
 
+/* CPU seconds (user + system, all threads) duetd has used so far; 0 when unreadable. */
+static double duetd_cpu_seconds(void)
+{
+   char path[64], line[1024];
+   snprintf(path, sizeof path, "/proc/%d/stat", (int)bench_duetd);
+   FILE *f = fopen(path, "r");
+   if (!f) {
+      return 0;
+   }
+   bool read = fgets(line, sizeof line, f) != NULL;
+   fclose(f);
+   char *fields = read ? strrchr(line, ')') : NULL; /* the command name may hold spaces */
+   unsigned long long utime = 0, stime = 0;
+   if (!fields || sscanf(fields + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) {
+      return 0;
+   }
+   return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* ---- the pymongo driver ------------------------------------------------------------------- */
 
 typedef struct {
@@ -236,11 +255,16 @@ static void python_stop(python_t *python)
 
 /* ---- the two sides -------------------------------------------------------------------------- */
 
+/* duetd's CPU seconds during the wire steps (its share of their wall-clock time). */
+static double duetd_insert_cpu, duetd_scan_cpu;
+
 static double wire_insert(python_t *python, int64_t first, int64_t count)
 {
    char request[96], answer[256];
    snprintf(request, sizeof request, "insert %lld %lld", (long long)first, (long long)count);
+   double cpu = duetd_cpu_seconds();
    python_ask(python, request, answer, sizeof answer);
+   duetd_insert_cpu += duetd_cpu_seconds() - cpu;
    return strtod(answer, NULL);
 }
 
@@ -279,7 +303,9 @@ static double store_insert(duet_session_t *session, int64_t first, int64_t count
 static double wire_scan(python_t *python, int64_t expected)
 {
    char answer[256];
+   double cpu = duetd_cpu_seconds();
    python_ask(python, "find", answer, sizeof answer);
+   duetd_scan_cpu += duetd_cpu_seconds() - cpu;
    char *end;
    double seconds = strtod(answer, &end);
    if (strtoll(end, NULL, 10) != expected) {
@@ -429,10 +455,14 @@ int main(int argc, char **argv)
           wire_insert_rate, store_insert_rate);
    printf("    ratio %.2f (target >= %.1f): %s\n", insert_ratio, THROUGHPUT_TARGET,
           verdict(insert_ratio >= THROUGHPUT_TARGET));
+   printf("    duetd busy %.2f s of the wire's %.2f s (%.0f docs per duetd CPU second)\n", duetd_insert_cpu,
+          wire_insert_s, (double)count / duetd_insert_cpu);
    printf("  full scan, %d rounds             pymongo find        %10.0f docs/s   store in-process %10.0f docs/s\n",
           SCAN_ROUNDS, wire_scan_rate, store_scan_rate);
    printf("    ratio %.2f (target >= %.1f): %s\n", scan_ratio, THROUGHPUT_TARGET,
           verdict(scan_ratio >= THROUGHPUT_TARGET));
+   printf("    duetd busy %.2f s of the wire's %.2f s (%.0f docs per duetd CPU second)\n", duetd_scan_cpu,
+          wire_scan_s, (double)count * SCAN_ROUNDS / duetd_scan_cpu);
    fflush(stdout);
 
    char request[64], answer[256];
