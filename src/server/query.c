@@ -137,8 +137,7 @@ static void query_destroy(void *state)
 
 static const duet_cursor_source_ops_t query_ops = {query_next, NULL, NULL, query_destroy};
 
-bool duet_query_open(duet_server_t *server, duet_query_spec_t *spec, duet_cursor_source_t *source,
-                     duet_error_t *error)
+bool duet_query_open(duet_server_t *server, duet_query_spec_t *spec, duet_cursor_source_t *source, duet_error_t *error)
 {
    query_source_t *query = bson_malloc0(sizeof *query);
    query->server = server;

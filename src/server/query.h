@@ -24,13 +24,13 @@
 #include <duet/mql_projection.h>
 
 typedef struct duet_query_spec {
-   const char *db;                  /* borrowed */
-   const char *collection;          /* borrowed; NULL: no input documents (aggregate: 1 with $documents) */
-   const bson_value_t *id_equals;   /* borrowed; when set only the document with this _id is read */
-   duet_pipeline_t *pipeline;       /* owned by the source once opened (even on failure) */
-   duet_projection_t *projection;   /* owned likewise; NULL for none */
-   int64_t max_time_ms;             /* execution budget over all batches; 0 = none */
-   duet_session_t *session;         /* borrowed session to read through, or NULL for a pooled one */
+   const char *db;                     /* borrowed */
+   const char *collection;             /* borrowed; NULL: no input documents (aggregate: 1 with $documents) */
+   const bson_value_t *id_equals;      /* borrowed; when set only the document with this _id is read */
+   duet_pipeline_t *pipeline;          /* owned by the source once opened (even on failure) */
+   duet_projection_t *projection;      /* owned likewise; NULL for none */
+   int64_t max_time_ms;                /* execution budget over all batches; 0 = none */
+   duet_session_t *session;            /* borrowed session to read through, or NULL for a pooled one */
    struct duet_query_storage *storage; /* owned by the source once opened (even on failure); the
                                         * storage the pipeline was parsed with, or NULL */
 } duet_query_spec_t;
@@ -52,8 +52,7 @@ void duet_query_storage_destroy(duet_query_storage_t *storage);
  * to be pulled with source->ops->next and destroyed with source->ops->destroy).
  * On failure everything the spec handed over is released.
  */
-bool duet_query_open(duet_server_t *server, duet_query_spec_t *spec, duet_cursor_source_t *source,
-                     duet_error_t *error);
+bool duet_query_open(duet_server_t *server, duet_query_spec_t *spec, duet_cursor_source_t *source, duet_error_t *error);
 
 /* Appends {"<stage>": value} as the next element of the array document `stages`. */
 void duet_query_append_stage(bson_t *stages, uint32_t *count, const char *stage, const bson_value_t *value);

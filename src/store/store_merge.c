@@ -22,18 +22,18 @@ typedef enum { MATCHED_REPLACE, MATCHED_MERGE, MATCHED_KEEP, MATCHED_FAIL, MATCH
 typedef enum { NOT_MATCHED_INSERT, NOT_MATCHED_DISCARD, NOT_MATCHED_FAIL } when_not_matched_t;
 
 typedef struct merge_spec {
-   const char *db;            /* target database (borrowed) */
-   const char *coll;          /* target collection (borrowed) */
-   const char *on[16];        /* borrowed field paths */
+   const char *db;     /* target database (borrowed) */
+   const char *coll;   /* target collection (borrowed) */
+   const char *on[16]; /* borrowed field paths */
    size_t on_count;
-   bool on_id;                /* on is exactly ["_id"] */
+   bool on_id; /* on is exactly ["_id"] */
    when_matched_t matched;
    when_not_matched_t not_matched;
    /* MATCHED_PIPELINE only (all owned, released by spec_clear): */
-   duet_update_t *update;      /* the whenMatched pipeline */
-   duet_expr_scope_t *scope;   /* the let variables ("new" among them when defined) */
-   duet_expr_t **let_exprs;    /* let_count expressions, evaluated on each result */
-   int *let_slots;             /* scope index of each */
+   duet_update_t *update;    /* the whenMatched pipeline */
+   duet_expr_scope_t *scope; /* the let variables ("new" among them when defined) */
+   duet_expr_t **let_exprs;  /* let_count expressions, evaluated on each result */
+   int *let_slots;           /* scope index of each */
    size_t let_count;
 } merge_spec_t;
 
@@ -249,7 +249,8 @@ static bool parse_spec(const bson_value_t *value, const char *default_db, merge_
    bool unsupported = (spec->matched == MATCHED_FAIL && spec->not_matched != NOT_MATCHED_INSERT) ||
                       (spec->matched == MATCHED_KEEP && spec->not_matched != NOT_MATCHED_INSERT);
    if (unsupported) {
-      duet_error_set(error, 51181, "Combination of $merge modes 'whenMatched: %s' and 'whenNotMatched: %s' is not supported",
+      duet_error_set(error, 51181,
+                     "Combination of $merge modes 'whenMatched: %s' and 'whenNotMatched: %s' is not supported",
                      matched_names[spec->matched], not_matched_names[spec->not_matched]);
       return false;
    }
@@ -356,7 +357,8 @@ static bool merge_one(duet_session_t *session, const merge_spec_t *spec, const b
       bson_iter_t value;
       if (!value_at(doc, spec->on[i], &value) || BSON_ITER_HOLDS_NULL(&value) ||
           bson_iter_type(&value) == BSON_TYPE_UNDEFINED) {
-         duet_error_set(error, 51132, "$merge write error: 'on' field '%s' cannot be missing, null, undefined or an array",
+         duet_error_set(error, 51132,
+                        "$merge write error: 'on' field '%s' cannot be missing, null, undefined or an array",
                         spec->on[i]);
          ok = false;
       } else if (BSON_ITER_HOLDS_ARRAY(&value)) {
@@ -430,9 +432,9 @@ static bool merge_one(duet_session_t *session, const merge_spec_t *spec, const b
                }
             }
          }
-         ok = ok && duet_store_update(session, spec->db, spec->coll, &existing, &new_doc,
-                                      spec->matched == MATCHED_REPLACE ? DUET_STORE_REPLACE : DUET_STORE_UPDATE, NULL,
-                                      error);
+         ok = ok &&
+              duet_store_update(session, spec->db, spec->coll, &existing, &new_doc,
+                                spec->matched == MATCHED_REPLACE ? DUET_STORE_REPLACE : DUET_STORE_UPDATE, NULL, error);
          if (!ok && error && error->code == DUET_ERR_IMMUTABLE_FIELD) {
             duet_error_wrap(error, "$merge failed to update the matching document, did you attempt to modify the _id "
                                    "or the shard key?");
@@ -503,7 +505,8 @@ bool duet_store_aggregate_merge(duet_session_t *session, const char *db, const c
     * what this stage writes), streamed otherwise. */
    bool same = ok && !strcmp(spec.db, db) && !strcmp(spec.coll, coll);
    duet_store_aggregate_t *aggregate = NULL;
-   ok = ok && duet_store_aggregate_open_internal(session, db, coll, &stages, options->allow_disk_use, &aggregate, error);
+   ok =
+       ok && duet_store_aggregate_open_internal(session, db, coll, &stages, options->allow_disk_use, &aggregate, error);
    bson_t collected = BSON_INITIALIZER;
    uint32_t collected_count = 0;
    duet_error_t first = DUET_ERROR_INIT;

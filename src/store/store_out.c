@@ -99,7 +99,8 @@ static bool out_work(duet_session_t *session, void *arg, duet_error_t *error)
       bson_destroy(&validator);
    }
    bson_destroy(&final_options);
-   return ok && duet_store_rename_collection(session, args->target_db, temp, args->target_db, args->target, true, error);
+   return ok &&
+          duet_store_rename_collection(session, args->target_db, temp, args->target_db, args->target, true, error);
 }
 
 bool duet_store_aggregate_out(duet_session_t *session, const char *db, const char *coll, const bson_t *pipeline,

@@ -71,19 +71,19 @@ static void id_set_destroy(id_set_t *set)
 }
 
 struct duet_store_find {
-   duet_session_t *session;          /* borrowed */
-   duet_match_t *match;              /* owned; NULL: matches everything */
-   duet_projection_t *projection;    /* owned or NULL */
-   duet_pipeline_t *pipeline;        /* owned: sort/skip/limit, or NULL */
+   duet_session_t *session;                 /* borrowed */
+   duet_match_t *match;                     /* owned; NULL: matches everything */
+   duet_projection_t *projection;           /* owned or NULL */
+   duet_pipeline_t *pipeline;               /* owned: sort/skip/limit, or NULL */
    duet_pipeline_cursor_t *pipeline_cursor; /* owned or NULL */
-   duet_store_cursor_t *cursor;      /* owned scan, or NULL for a point read */
-   bson_t *point;                    /* owned: the point-read document, or NULL */
+   duet_store_cursor_t *cursor;             /* owned scan, or NULL for a point read */
+   bson_t *point;                           /* owned: the point-read document, or NULL */
    bool point_done;
-   bool dedupe;                      /* scanning a secondary index */
+   bool dedupe; /* scanning a secondary index */
    id_set_t seen;
-   int64_t remaining;                /* limit left when no pipeline does it; -1: none */
-   int64_t to_skip;                  /* skip left when no pipeline does it */
-   bson_t *projected;                /* owned scratch: the last projected result */
+   int64_t remaining; /* limit left when no pipeline does it; -1: none */
+   int64_t to_skip;   /* skip left when no pipeline does it */
+   bson_t *projected; /* owned scratch: the last projected result */
 };
 
 /* Candidates that pass the filter, from the scan or the point read. */
@@ -238,8 +238,8 @@ static bool build_pipeline(duet_store_find_t *find, const duet_store_find_option
    return true;
 }
 
-bool duet_store_find(duet_session_t *session, const char *db, const char *coll, const duet_store_find_options_t *options,
-                     duet_store_find_t **out, duet_error_t *error)
+bool duet_store_find(duet_session_t *session, const char *db, const char *coll,
+                     const duet_store_find_options_t *options, duet_store_find_t **out, duet_error_t *error)
 {
    *out = NULL;
    duet_store_find_options_t defaults = DUET_STORE_FIND_OPTIONS_INIT;
@@ -477,11 +477,11 @@ typedef struct lookup_storage_context {
 } lookup_storage_context_t;
 
 struct duet_store_aggregate {
-   duet_store_find_t *source;          /* owned: the collection, filtered by a leading $match */
-   duet_pipeline_t *pipeline;          /* owned */
-   duet_pipeline_cursor_t *cursor;     /* owned */
-   duet_pipeline_storage_t storage;    /* $lookup's foreign reads; outlives pipeline and cursor */
-   lookup_storage_context_t lookup;    /* storage.context points here */
+   duet_store_find_t *source;       /* owned: the collection, filtered by a leading $match */
+   duet_pipeline_t *pipeline;       /* owned */
+   duet_pipeline_cursor_t *cursor;  /* owned */
+   duet_pipeline_storage_t storage; /* $lookup's foreign reads; outlives pipeline and cursor */
+   lookup_storage_context_t lookup; /* storage.context points here */
 };
 
 static bool aggregate_source(void *context, const bson_t **doc, duet_error_t *error)
@@ -492,8 +492,7 @@ static bool aggregate_source(void *context, const bson_t **doc, duet_error_t *er
 /* duet_pipeline_storage_t.open: a find on db.coll with the join filter as its filter, so an
  * _id point read or an index on the foreignField is used when there is one (the stage
  * re-applies the filter; a missing collection reads as empty). */
-static bool lookup_storage_open(void *context, const char *coll, const bson_t *filter, void **scan,
-                                duet_error_t *error)
+static bool lookup_storage_open(void *context, const char *coll, const bson_t *filter, void **scan, duet_error_t *error)
 {
    lookup_storage_context_t *lookup = context;
    duet_store_find_options_t options = {filter, NULL, NULL, 0, 0};

@@ -78,16 +78,18 @@ static void test_replace_modes(void **state)
    store_fixture_t *f = *state;
    seed_source(f->session);
    reset(f->session, "t", target_a, 3);
-   assert_int_equal(run_merge(f->session, "{\"into\": \"t\", \"whenMatched\": \"replace\", \"whenNotMatched\": \"insert\"}",
-                              NULL, 0),
+   assert_int_equal(run_merge(f->session,
+                              "{\"into\": \"t\", \"whenMatched\": \"replace\", \"whenNotMatched\": \"insert\"}", NULL,
+                              0),
                     0);
    assert_contents(f->session, "t",
                    "{\"0\": {\"_id\": 1, \"a\": 1, \"b\": \"a\"}, \"1\": {\"_id\": 2, \"a\": 2, \"b\": \"b\"},"
                    " \"2\": {\"_id\": 3, \"a\": 3, \"b\": \"c\"}, \"3\": {\"_id\": 4, \"a\": 40}}");
    reset(f->session, "t", target_a, 3);
    char message[256];
-   assert_int_equal(run_merge(f->session, "{\"into\": \"t\", \"whenMatched\": \"replace\", \"whenNotMatched\": \"fail\"}",
-                              message, sizeof message),
+   assert_int_equal(run_merge(f->session,
+                              "{\"into\": \"t\", \"whenMatched\": \"replace\", \"whenNotMatched\": \"fail\"}", message,
+                              sizeof message),
                     DUET_ERR_MERGE_STAGE_NO_MATCHING_DOCUMENT);
    assert_string_equal(message, "$merge could not find a matching document in the target collection for at least one "
                                 "document in the source collection");
@@ -95,8 +97,9 @@ static void test_replace_modes(void **state)
                    "{\"0\": {\"_id\": 1, \"a\": 1, \"b\": \"a\"}, \"1\": {\"_id\": 3, \"a\": 3, \"b\": \"c\"},"
                    " \"2\": {\"_id\": 4, \"a\": 40}}");
    reset(f->session, "t", target_a, 3);
-   assert_int_equal(run_merge(f->session, "{\"into\": \"t\", \"whenMatched\": \"replace\", \"whenNotMatched\": \"discard\"}",
-                              NULL, 0),
+   assert_int_equal(run_merge(f->session,
+                              "{\"into\": \"t\", \"whenMatched\": \"replace\", \"whenNotMatched\": \"discard\"}", NULL,
+                              0),
                     0);
    assert_contents(f->session, "t",
                    "{\"0\": {\"_id\": 1, \"a\": 1, \"b\": \"a\"}, \"1\": {\"_id\": 3, \"a\": 3, \"b\": \"c\"},"
@@ -107,16 +110,19 @@ static void test_merge_keep_and_fail_modes(void **state)
 {
    store_fixture_t *f = *state;
    seed_source(f->session);
-   const char *target_c[] = {"{\"_id\": 1, \"a\": 10, \"c\": \"z\"}", "{\"_id\": 3, \"a\": 30}", "{\"_id\": 4, \"a\": 40}"};
+   const char *target_c[] = {"{\"_id\": 1, \"a\": 10, \"c\": \"z\"}", "{\"_id\": 3, \"a\": 30}",
+                             "{\"_id\": 4, \"a\": 40}"};
    reset(f->session, "t", target_c, 3);
    assert_int_equal(run_merge(f->session, "\"t\"", NULL, 0), 0); /* defaults: merge / insert */
-   assert_contents(f->session, "t",
-                   "{\"0\": {\"_id\": 1, \"a\": 1, \"c\": \"z\", \"b\": \"a\"}, \"1\": {\"_id\": 2, \"a\": 2, \"b\": \"b\"},"
-                   " \"2\": {\"_id\": 3, \"a\": 3, \"b\": \"c\"}, \"3\": {\"_id\": 4, \"a\": 40}}");
+   assert_contents(
+       f->session, "t",
+       "{\"0\": {\"_id\": 1, \"a\": 1, \"c\": \"z\", \"b\": \"a\"}, \"1\": {\"_id\": 2, \"a\": 2, \"b\": \"b\"},"
+       " \"2\": {\"_id\": 3, \"a\": 3, \"b\": \"c\"}, \"3\": {\"_id\": 4, \"a\": 40}}");
    reset(f->session, "t", target_a, 3);
-   assert_int_equal(
-      run_merge(f->session, "{\"into\": \"t\", \"whenMatched\": \"keepExisting\", \"whenNotMatched\": \"insert\"}", NULL, 0),
-      0);
+   assert_int_equal(run_merge(f->session,
+                              "{\"into\": \"t\", \"whenMatched\": \"keepExisting\", \"whenNotMatched\": \"insert\"}",
+                              NULL, 0),
+                    0);
    assert_contents(f->session, "t",
                    "{\"0\": {\"_id\": 1, \"a\": 10}, \"1\": {\"_id\": 2, \"a\": 2, \"b\": \"b\"},"
                    " \"2\": {\"_id\": 3, \"a\": 30}, \"3\": {\"_id\": 4, \"a\": 40}}");
@@ -124,8 +130,9 @@ static void test_merge_keep_and_fail_modes(void **state)
                              "{\"_id\": 4, \"a\": 40, \"c\": \"z\"}"};
    reset(f->session, "t", target_f, 3);
    char message[512];
-   assert_int_equal(run_merge(f->session, "{\"into\": \"t\", \"whenMatched\": \"fail\", \"whenNotMatched\": \"insert\"}",
-                              message, sizeof message),
+   assert_int_equal(run_merge(f->session,
+                              "{\"into\": \"t\", \"whenMatched\": \"fail\", \"whenNotMatched\": \"insert\"}", message,
+                              sizeof message),
                     DUET_ERR_DUPLICATE_KEY);
    assert_string_equal(message, "$merge with whenMatched: fail found an existing document with the same values for the "
                                 "'on' fields :: caused by :: E11000 duplicate key error collection: db.t index: _id_ "
@@ -180,10 +187,10 @@ static void test_pipeline_modes(void **state)
                    "{\"0\": {\"_id\": 1, \"a\": 11, \"c\": \"x\", \"d\": 2}, \"1\": {\"_id\": 3, \"a\": 33, \"c\": "
                    "\"y\", \"d\": 6}, \"2\": {\"_id\": 4, \"a\": 40, \"c\": \"z\"}}");
    /* let errors */
-   assert_int_equal(run_merge(f->session,
-                              "{\"into\": \"t\", \"let\": {\"new\": \"$a\"}, \"whenMatched\": [{\"$set\": {\"x\": 1}}]}",
-                              message, sizeof message),
-                    51273);
+   assert_int_equal(
+       run_merge(f->session, "{\"into\": \"t\", \"let\": {\"new\": \"$a\"}, \"whenMatched\": [{\"$set\": {\"x\": 1}}]}",
+                 message, sizeof message),
+       51273);
    assert_string_equal(message, "'let' may not define a value for the reserved 'new' variable other than '$$ROOT'");
    assert_int_equal(run_merge(f->session, "{\"let\": {\"v\": 1}, \"into\": \"t\", \"whenMatched\": \"replace\"}",
                               message, sizeof message),
@@ -204,12 +211,12 @@ static void test_lookup(void **state)
 {
    store_fixture_t *f = *state;
    const char *orders[] = {"{\"_id\": 1, \"item\": \"almonds\", \"price\": 12, \"quantity\": 2}",
-                           "{\"_id\": 2, \"item\": \"pecans\", \"price\": 20, \"quantity\": 1}",
-                           "{\"_id\": 3}"};
+                           "{\"_id\": 2, \"item\": \"pecans\", \"price\": 20, \"quantity\": 1}", "{\"_id\": 3}"};
    const char *inventory[] = {"{\"_id\": 1, \"sku\": \"almonds\", \"instock\": 120}",
                               "{\"_id\": 2, \"sku\": \"bread\", \"instock\": 80}",
                               "{\"_id\": 3, \"sku\": \"cashews\", \"instock\": 60}",
-                              "{\"_id\": 4, \"sku\": \"pecans\", \"instock\": 70}", "{\"_id\": 5, \"sku\": null}",
+                              "{\"_id\": 4, \"sku\": \"pecans\", \"instock\": 70}",
+                              "{\"_id\": 5, \"sku\": null}",
                               "{\"_id\": 6}"};
    reset(f->session, "orders", orders, 3);
    reset(f->session, "inventory", inventory, 6);
@@ -252,8 +259,9 @@ static void test_on_fields_and_same_collection(void **state)
    char message[512];
    assert_int_equal(run_merge(f->session, "{\"into\": \"t\", \"on\": \"a\"}", message, sizeof message),
                     DUET_ERR_IMMUTABLE_FIELD);
-   assert_true(strncmp(message, "$merge failed to update the matching document, did you attempt to modify the _id or "
-                                "the shard key? :: caused by :: ",
+   assert_true(strncmp(message,
+                       "$merge failed to update the matching document, did you attempt to modify the _id or "
+                       "the shard key? :: caused by :: ",
                        110) == 0);
    assert_contents(f->session, "t",
                    "{\"0\": {\"_id\": 2, \"a\": 2, \"b\": \"b\"}, \"1\": {\"_id\": 3, \"a\": 3, \"b\": \"c\"},"
@@ -261,13 +269,15 @@ static void test_on_fields_and_same_collection(void **state)
    /* merge into the collection being read: [{$match: {a: {$lt: 1}}}, {$addFields: ...}] style */
    const char *self[] = {"{\"_id\": 0, \"a\": 0}", "{\"_id\": 1, \"a\": 1}", "{\"_id\": 2, \"a\": 2}"};
    reset(f->session, "source", self, 3);
-   bson_t *pipeline = TEST_JSON("{\"0\": {\"$match\": {\"a\": {\"$lt\": 1}}}, \"1\": {\"$addFields\": {\"a\": {\"$add\": "
-                                "[\"$a\", 3]}}}, \"2\": {\"$merge\": \"source\"}}");
+   bson_t *pipeline =
+       TEST_JSON("{\"0\": {\"$match\": {\"a\": {\"$lt\": 1}}}, \"1\": {\"$addFields\": {\"a\": {\"$add\": "
+                 "[\"$a\", 3]}}}, \"2\": {\"$merge\": \"source\"}}");
    duet_store_aggregate_t *aggregate;
    ASSERT_OK(duet_store_aggregate(f->session, "db", "source", pipeline, NULL, &aggregate, error));
    duet_store_aggregate_destroy(aggregate);
    bson_destroy(pipeline);
-   assert_contents(f->session, "source", "{\"0\": {\"_id\": 0, \"a\": 3}, \"1\": {\"_id\": 1, \"a\": 1}, \"2\": {\"_id\": 2, \"a\": 2}}");
+   assert_contents(f->session, "source",
+                   "{\"0\": {\"_id\": 0, \"a\": 3}, \"1\": {\"_id\": 1, \"a\": 1}, \"2\": {\"_id\": 2, \"a\": 2}}");
    /* not last */
    pipeline = TEST_JSON("{\"0\": {\"$merge\": \"t\"}, \"1\": {\"$match\": {}}}");
    duet_error_t err = DUET_ERROR_INIT;
@@ -280,11 +290,11 @@ static void test_on_fields_and_same_collection(void **state)
 int main(void)
 {
    const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_replace_modes, store_fixture_open, store_fixture_close),
-      cmocka_unit_test_setup_teardown(test_merge_keep_and_fail_modes, store_fixture_open, store_fixture_close),
-      cmocka_unit_test_setup_teardown(test_on_fields_and_same_collection, store_fixture_open, store_fixture_close),
-      cmocka_unit_test_setup_teardown(test_pipeline_modes, store_fixture_open, store_fixture_close),
-      cmocka_unit_test_setup_teardown(test_lookup, store_fixture_open, store_fixture_close),
+       cmocka_unit_test_setup_teardown(test_replace_modes, store_fixture_open, store_fixture_close),
+       cmocka_unit_test_setup_teardown(test_merge_keep_and_fail_modes, store_fixture_open, store_fixture_close),
+       cmocka_unit_test_setup_teardown(test_on_fields_and_same_collection, store_fixture_open, store_fixture_close),
+       cmocka_unit_test_setup_teardown(test_pipeline_modes, store_fixture_open, store_fixture_close),
+       cmocka_unit_test_setup_teardown(test_lookup, store_fixture_open, store_fixture_close),
    };
    return cmocka_run_group_tests(tests, NULL, NULL);
 }
