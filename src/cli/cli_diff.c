@@ -25,28 +25,6 @@ static void diff_usage(FILE *out)
                 "exit status: 0 no breaking change, 1 breaking change, 2 bad input\n");
 }
 
-/* Value of an option given as "--name value" or "--name=value"; advances *i. NULL when
- * argv[*i] is not that option. Sets *missing when the value is absent. */
-static const char *option_value(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-   size_t len = strlen(name);
-   if (strncmp(argv[*i], name, len) != 0) {
-      return NULL;
-   }
-   if (argv[*i][len] == '=') {
-      return argv[*i] + len + 1;
-   }
-   if (argv[*i][len] != '\0') {
-      return NULL;
-   }
-   if (*i + 1 >= argc) {
-      *missing = true;
-      return NULL;
-   }
-   (*i)++;
-   return argv[*i];
-}
-
 static void print_warnings(const duet_schema_set_t *set)
 {
    for (size_t i = 0; i < set->warning_count; i++) {
@@ -60,37 +38,24 @@ int duet_cli_diff(int argc, char **argv)
    int path_count = 0;
    bool json = false;
    int status = 2;
-   duet_schema_rename_t *property_renames = bson_malloc0((size_t)argc * sizeof *property_renames);
-   duet_schema_rename_t *collection_renames = bson_malloc0((size_t)argc * sizeof *collection_renames);
-   size_t property_rename_count = 0, collection_rename_count = 0;
+   duet_cli_renames_t renames;
+   duet_cli_renames_init(&renames, argc);
    duet_schema_set_t *old_set = NULL, *new_set = NULL;
    duet_schema_diff_t *diff = NULL;
    duet_error_t error = DUET_ERROR_INIT;
 
    for (int i = 1; i < argc; i++) {
-      bool missing = false;
-      const char *value;
+      int taken;
       if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
          diff_usage(stdout);
          status = 0;
          goto done;
       } else if (strcmp(argv[i], "--json") == 0) {
          json = true;
-      } else if ((value = option_value(argc, argv, &i, "--rename-collection", &missing)) != NULL) {
-         if (!duet_schema_rename_parse(value, true, &collection_renames[collection_rename_count], &error)) {
-            fprintf(stderr, "duet diff: %s\n", error.message);
+      } else if ((taken = duet_cli_renames_option(&renames, "diff", argc, argv, &i)) != 0) {
+         if (taken < 0) {
             goto done;
          }
-         collection_rename_count++;
-      } else if (!missing && (value = option_value(argc, argv, &i, "--rename", &missing)) != NULL) {
-         if (!duet_schema_rename_parse(value, false, &property_renames[property_rename_count], &error)) {
-            fprintf(stderr, "duet diff: %s\n", error.message);
-            goto done;
-         }
-         property_rename_count++;
-      } else if (missing) {
-         fprintf(stderr, "duet diff: %s needs a value; see `duet diff --help`\n", argv[i]);
-         goto done;
       } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
          fprintf(stderr, "duet diff: unknown option '%s'; see `duet diff --help`\n", argv[i]);
          goto done;
@@ -112,8 +77,7 @@ int duet_cli_diff(int argc, char **argv)
    }
    print_warnings(old_set);
    print_warnings(new_set);
-   duet_schema_diff_options_t options = {property_renames, property_rename_count, collection_renames,
-                                         collection_rename_count};
+   duet_schema_diff_options_t options = duet_cli_renames_diff_options(&renames);
    if (!duet_schema_diff(old_set, new_set, &options, &diff, &error)) {
       fprintf(stderr, "duet diff: %s\n", error.message);
       goto done;
@@ -130,14 +94,7 @@ done:
    duet_schema_diff_destroy(diff);
    duet_schema_set_destroy(old_set);
    duet_schema_set_destroy(new_set);
-   for (size_t i = 0; i < property_rename_count; i++) {
-      duet_schema_rename_clear(&property_renames[i]);
-   }
-   for (size_t i = 0; i < collection_rename_count; i++) {
-      duet_schema_rename_clear(&collection_renames[i]);
-   }
-   bson_free(property_renames);
-   bson_free(collection_renames);
+   duet_cli_renames_clear(&renames);
    duet_error_clear(&error);
    return status;
 }

@@ -33,27 +33,6 @@ static void plan_usage(FILE *out)
                 "exit status: 0 no breaking change, 1 breaking change (spec written), 2 bad input\n");
 }
 
-/* Value of "--name value" or "--name=value"; advances *i.  NULL when argv[*i] is not it. */
-static const char *plan_option(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-   size_t len = strlen(name);
-   if (strncmp(argv[*i], name, len) != 0) {
-      return NULL;
-   }
-   if (argv[*i][len] == '=') {
-      return argv[*i] + len + 1;
-   }
-   if (argv[*i][len] != '\0') {
-      return NULL;
-   }
-   if (*i + 1 >= argc) {
-      *missing = true;
-      return NULL;
-   }
-   (*i)++;
-   return argv[*i];
-}
-
 static void print_steps(const duet_partner_spec_t *spec, FILE *out)
 {
    bson_iter_t iter, field;
@@ -102,31 +81,31 @@ int duet_cli_plan(int argc, char **argv)
    bool json = false;
    int status = 2;
    duet_partner_plan_options_t options = {0};
-   duet_schema_rename_t *property_renames = bson_malloc0((size_t)argc * sizeof *property_renames);
-   duet_schema_rename_t *collection_renames = bson_malloc0((size_t)argc * sizeof *collection_renames);
-   size_t property_rename_count = 0, collection_rename_count = 0;
+   duet_cli_renames_t renames;
+   duet_cli_renames_init(&renames, argc);
    duet_partner_spec_t *spec = NULL;
    duet_error_t error = DUET_ERROR_INIT;
 
    for (int i = 1; i < argc; i++) {
       bool missing = false;
       const char *value;
+      int taken;
       if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
          plan_usage(stdout);
          status = 0;
          goto done;
       } else if (strcmp(argv[i], "--json") == 0) {
          json = true;
-      } else if ((value = plan_option(argc, argv, &i, "-o", &missing)) != NULL ||
-                 (!missing && (value = plan_option(argc, argv, &i, "--output", &missing)) != NULL)) {
+      } else if ((value = duet_cli_option_value(argc, argv, &i, "-o", &missing)) != NULL ||
+                 (!missing && (value = duet_cli_option_value(argc, argv, &i, "--output", &missing)) != NULL)) {
          output = value;
-      } else if (!missing && (value = plan_option(argc, argv, &i, "--db", &missing)) != NULL) {
+      } else if (!missing && (value = duet_cli_option_value(argc, argv, &i, "--db", &missing)) != NULL) {
          options.database = value;
-      } else if (!missing && (value = plan_option(argc, argv, &i, "--collection", &missing)) != NULL) {
+      } else if (!missing && (value = duet_cli_option_value(argc, argv, &i, "--collection", &missing)) != NULL) {
          options.collection = value;
-      } else if (!missing && (value = plan_option(argc, argv, &i, "--partner", &missing)) != NULL) {
+      } else if (!missing && (value = duet_cli_option_value(argc, argv, &i, "--partner", &missing)) != NULL) {
          options.partner = value;
-      } else if (!missing && (value = plan_option(argc, argv, &i, "--strategy", &missing)) != NULL) {
+      } else if (!missing && (value = duet_cli_option_value(argc, argv, &i, "--strategy", &missing)) != NULL) {
          options.strategy_given = true;
          if (strcmp(value, "partner") == 0) {
             options.strategy = DUET_PARTNER_STRATEGY_PARTNER;
@@ -136,18 +115,10 @@ int duet_cli_plan(int argc, char **argv)
             fprintf(stderr, "duet plan: --strategy must be 'partner' or 'in-place', not '%s'\n", value);
             goto done;
          }
-      } else if (!missing && (value = plan_option(argc, argv, &i, "--rename-collection", &missing)) != NULL) {
-         if (!duet_schema_rename_parse(value, true, &collection_renames[collection_rename_count], &error)) {
-            fprintf(stderr, "duet plan: %s\n", error.message);
+      } else if (!missing && (taken = duet_cli_renames_option(&renames, "plan", argc, argv, &i)) != 0) {
+         if (taken < 0) {
             goto done;
          }
-         collection_rename_count++;
-      } else if (!missing && (value = plan_option(argc, argv, &i, "--rename", &missing)) != NULL) {
-         if (!duet_schema_rename_parse(value, false, &property_renames[property_rename_count], &error)) {
-            fprintf(stderr, "duet plan: %s\n", error.message);
-            goto done;
-         }
-         property_rename_count++;
       } else if (missing) {
          fprintf(stderr, "duet plan: %s needs a value; see `duet plan --help`\n", argv[i]);
          goto done;
@@ -166,8 +137,7 @@ int duet_cli_plan(int argc, char **argv)
       plan_usage(stderr);
       goto done;
    }
-   duet_schema_diff_options_t diff_options = {property_renames, property_rename_count, collection_renames,
-                                              collection_rename_count};
+   duet_schema_diff_options_t diff_options = duet_cli_renames_diff_options(&renames);
    options.diff_options = &diff_options;
    bool breaking = false;
    if (!duet_partner_plan_files(paths[0], paths[1], &options, &spec, &breaking, &error)) {
@@ -214,14 +184,7 @@ int duet_cli_plan(int argc, char **argv)
 
 done:
    duet_partner_spec_destroy(spec);
-   for (size_t i = 0; i < property_rename_count; i++) {
-      duet_schema_rename_clear(&property_renames[i]);
-   }
-   for (size_t i = 0; i < collection_rename_count; i++) {
-      duet_schema_rename_clear(&collection_renames[i]);
-   }
-   bson_free(property_renames);
-   bson_free(collection_renames);
+   duet_cli_renames_clear(&renames);
    duet_error_clear(&error);
    return status;
 }
