@@ -81,8 +81,9 @@ typedef struct duet_store_aggregate_options {
 ** otherwise); every result is tried, a failing one is rolled back alone and the
 ** first failure is returned after the others were committed, as MongoDB does
 ** (13113, 11000 with "$merge ... :: caused by :: E11000 ...", 66, 121, 51132).
-** whenMatched pipelines and `let` fail with 115 / 51199.  Either stage anywhere
-** but last is 40601.  The cursor then yields no documents.
+** whenMatched may be a pipeline, with `let` variables and `$$new` (51273, 51199
+** for a `let` with a non-pipeline mode).  $lookup stages read their foreign
+** collections on this session.  Either $out or $merge anywhere but last is 40601.  The cursor then yields no documents.
 ** Same cursor rules as find.
 */
 bool duet_store_aggregate(duet_session_t *session, const char *db, const char *coll, const bson_t *pipeline,
