@@ -45,8 +45,8 @@
 #define THROUGHPUT_TARGET 0.5 /* wire rate / in-process store rate, at least */
 #define LATENCY_TARGET_MS 5.0 /* change-stream p99, under */
 
-static pid_t bench_duetd;                  /* the duetd this program started, stopped on any exit */
-static pid_t bench_python;                 /* the pymongo driver process */
+static pid_t bench_duetd;                   /* the duetd this program started, stopped on any exit */
+static pid_t bench_python;                  /* the pymongo driver process */
 static char bench_directory[PATH_MAX] = ""; /* the temporary directory, removed on any exit */
 
 static double now_seconds(void)
@@ -461,8 +461,8 @@ int main(int argc, char **argv)
           SCAN_ROUNDS, wire_scan_rate, store_scan_rate);
    printf("    ratio %.2f (target >= %.1f): %s\n", scan_ratio, THROUGHPUT_TARGET,
           verdict(scan_ratio >= THROUGHPUT_TARGET));
-   printf("    duetd busy %.2f s of the wire's %.2f s (%.0f docs per duetd CPU second)\n", duetd_scan_cpu,
-          wire_scan_s, (double)count * SCAN_ROUNDS / duetd_scan_cpu);
+   printf("    duetd busy %.2f s of the wire's %.2f s (%.0f docs per duetd CPU second)\n", duetd_scan_cpu, wire_scan_s,
+          (double)count * SCAN_ROUNDS / duetd_scan_cpu);
    fflush(stdout);
 
    char request[64], answer[256];
