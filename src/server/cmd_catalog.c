@@ -289,6 +289,9 @@ bool duet_cmd_drop(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
    if (!duet_command_collection(ctx, false, &collection, error)) {
       return false;
    }
+   if (!duet_partner_server_check_ddl(ctx->server, ctx->db, collection, "drop", error)) {
+      return false;
+   }
    duet_session_t *session;
    if (!duet_server_session_acquire(ctx->server, &session, error)) {
       return false;
@@ -313,7 +316,8 @@ bool duet_cmd_drop(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
 bool duet_cmd_drop_database(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
 {
    (void)reply;
-   if (!duet_store_validate_db_name(ctx->db, error)) {
+   if (!duet_store_validate_db_name(ctx->db, error) ||
+       !duet_partner_server_check_ddl(ctx->server, ctx->db, NULL, "dropDatabase", error)) {
       return false;
    }
    duet_session_t *session;
@@ -368,6 +372,10 @@ bool duet_cmd_rename_collection(duet_command_ctx_t *ctx, bson_t *reply, duet_err
    const char *from, *to;
    if (!catalog_split_namespace("source", from_ns, from_db, sizeof from_db, &from, error) ||
        !catalog_split_namespace("target", to_ns, to_db, sizeof to_db, &to, error)) {
+      return false;
+   }
+   if (!duet_partner_server_check_ddl(ctx->server, from_db, from, "renameCollection", error) ||
+       !duet_partner_server_check_ddl(ctx->server, to_db, to, "renameCollection", error)) {
       return false;
    }
    duet_session_t *session;

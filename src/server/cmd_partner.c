@@ -596,6 +596,42 @@ bool duet_partner_server_check_write_target(duet_server_t *server, const char *d
    return ok;
 }
 
+bool duet_partner_server_check_ddl(duet_server_t *server, const char *db, const char *coll, const char *command,
+                                   duet_error_t *error)
+{
+   duet_session_t *session = NULL;
+   if (!duet_server_session_acquire(server, &session, error)) {
+      return false;
+   }
+   duet_store_collection_info_t *infos = NULL;
+   size_t count = 0;
+   bool ok = true;
+   if (!coll) {
+      ok = duet_store_list_collections(session, db, &infos, &count, error);
+   }
+   bool linked = false;
+   char *link_name = NULL;
+   const char *linked_coll = coll;
+   if (ok && coll) {
+      ok = duet_partner_collection_linked(session, db, coll, &linked, &link_name, error);
+   }
+   for (size_t i = 0; ok && !linked && i < count; i++) {
+      ok = duet_partner_collection_linked(session, db, infos[i].name, &linked, &link_name, error);
+      linked_coll = infos[i].name;
+   }
+   if (ok && linked) {
+      duet_error_set(error, DUET_ERR_ILLEGAL_OPERATION,
+                     "%s cannot touch %s.%s while it is mirrored by partner link %s: the other side would diverge; "
+                     "end the migration first (duet retire SPEC --keep old|new [--drop])",
+                     command, db, linked_coll, link_name);
+      ok = false;
+   }
+   bson_free(link_name);
+   duet_store_collection_infos_free(infos, count);
+   duet_server_session_release(server, session);
+   return ok;
+}
+
 /* The App Services schema a validator holds ({$jsonSchema: {...}}), titled `coll` when it has
  * no title; NULL when the validator is not one (then nothing is classified). */
 static duet_schema_set_t *partner_validator_schema(const char *coll, const bson_t *holder)

@@ -38,6 +38,12 @@ void duet_partner_server_stop(duet_server_t *server);
 bool duet_partner_server_check_write_target(duet_server_t *server, const char *db, const char *coll, const char *stage,
                                             duet_error_t *error);
 
+/* drop, dropDatabase (coll NULL: every collection of db) and renameCollection (checked for the
+ * source and the target): fails with 20 IllegalOperation, naming the link, when a collection
+ * concerned is the source or partner of a migration, since the pair would silently diverge. */
+bool duet_partner_server_check_ddl(duet_server_t *server, const char *db, const char *coll, const char *command,
+                                   duet_error_t *error);
+
 /* collMod on a collection whose validator is an App Services schema ($jsonSchema): fails with
  * 2019 InvalidSchemaChange and Realm's additive-only message when `changes` (borrowed, the
  * collMod options) set a new $jsonSchema that is a breaking change; passes otherwise. */

@@ -1,6 +1,7 @@
 """test_partner_mirror.py — mirror semantics at duetd: a write that cannot be mirrored fails as a
 whole on either side (transform failure 241, validator 121, _id collision 11000) with a message
-naming the partner, and nothing diverges; $out into a mirrored collection is refused; collMod
+naming the partner, and nothing diverges; $out into a mirrored collection is refused, and so are
+drop, dropDatabase and renameCollection of either side; collMod
 with a breaking $jsonSchema change is refused with Realm's additive-only message, a
 non-breaking one goes through; the admin commands' errors; duetd's restart restores the
 mirrors before serving; status and retire."""
@@ -109,6 +110,31 @@ class PartnerMirrorTest(unittest.TestCase):
         self.assertIn("due", info["options"]["validator"]["$jsonSchema"]["properties"])
         duet("retire", spec_path, "--keep", "new", "--uri", self.uri)
         list(self.db.Other.aggregate([{"$out": "Task"}]))  # retired: no longer mirrored
+
+    def test_drop_and_rename_refused_while_mirrored(self):
+        docs = [{"_id": bson.ObjectId(), "name": "t%d" % i} for i in range(5)]
+        spec_path = self.start(TASK_V1, TASK_V2, docs)
+        self.db.Other.insert_one({"name": "other"})
+        attempts = [
+            lambda: self.db.Task.drop(),
+            lambda: self.db.TaskV2.drop(),
+            lambda: self.client.drop_database("test"),
+            lambda: self.db.Task.rename("TaskOld"),
+            lambda: self.db.Other.rename("TaskV2", dropTarget=True),
+        ]
+        for attempt in attempts:
+            with self.assertRaises(OperationFailure) as caught:
+                attempt()
+            self.assertEqual(caught.exception.code, 20)
+            self.assertIn("mirrored by partner link test.Task:TaskV2", str(caught.exception))
+            self.assertIn("duet retire", str(caught.exception))
+        self.assertEqual(self.db.Task.count_documents({}), 5)
+        self.assertEqual(self.db.TaskV2.count_documents({}), 5)
+        self.db.Other.rename("Unrelated")  # collections outside the pair are not affected
+        self.assert_same(spec_path)
+        duet("retire", spec_path, "--keep", "new", "--uri", self.uri)
+        self.db.Task.drop()  # retired: the old side may go
+        self.assertNotIn("Task", self.db.list_collection_names())
 
     def test_commands_and_restart(self):
         spec_path = self.start(TASK_V1, TASK_V2, [{"_id": bson.ObjectId(), "name": "t%d" % i} for i in range(50)])
