@@ -45,9 +45,9 @@ static bool deep_valid(const uint8_t *data, uint32_t length, int depth)
          return false;
       }
       if (BSON_ITER_HOLDS_UTF8(&iter)) {
-         uint32_t length;
-         const char *text = bson_iter_utf8(&iter, &length);
-         if (!bson_utf8_validate(text, length, true)) {
+         uint32_t text_length;
+         const char *text = bson_iter_utf8(&iter, &text_length);
+         if (!bson_utf8_validate(text, text_length, true)) {
             return false;
          }
          continue;

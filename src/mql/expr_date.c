@@ -55,7 +55,10 @@ static int64_t floor_div(int64_t a, int64_t b)
 static void break_time(int64_t ms, broken_time_t *t)
 {
    t->days = floor_div(ms, 86400000);
-   int64_t in_day = ms - t->days * 86400000;
+   int64_t in_day = ms % 86400000; /* no t->days * 86400000: it overflows near INT64_MIN */
+   if (in_day < 0) {
+      in_day += 86400000;
+   }
    expr_civil_from_days(t->days, &t->year, &t->month, &t->day);
    t->hour = (unsigned)(in_day / 3600000);
    t->minute = (unsigned)(in_day / 60000 % 60);

@@ -434,6 +434,13 @@ static void test_dates(void **state)
        OK(doc, "{\"$year\": {\"date\": \"$d\", \"timezone\": \"-09:00\"}}", "2013"),
        OK(doc, "{\"$dayOfMonth\": [\"$d\"]}", "1"),
        OK(doc, "{\"$year\": null}", "null"),
+       /* the extremes of the int64 millisecond range (found by fuzz_expr: no overflow) */
+       OK("{\"d\": {\"$date\": {\"$numberLong\": \"-9223372036854775808\"}}}", "{\"$year\": \"$d\"}",
+          "-292275055"),
+       OK("{\"d\": {\"$date\": {\"$numberLong\": \"-9223372036854775808\"}}}", "{\"$dayOfMonth\": \"$d\"}",
+          "16"),
+       OK("{\"d\": {\"$date\": {\"$numberLong\": \"9223372036854775807\"}}}", "{\"$year\": \"$d\"}",
+          "292278994"),
        OK("{\"_id\": {\"$oid\": \"5ab9cbfa31c2ab715d42129e\"}}", "{\"$month\": \"$_id\"}", "3"),
        ERR(doc, "{\"$year\": \"abc\"}", 16006, "can't convert from BSON type string to Date"),
        ERR(doc, "{\"$year\": {\"date\": \"$d\", \"timezone\": \"Mars/Olympus_Mons\"}}", 40485,
