@@ -12,7 +12,10 @@
  * leaves it alone.  A document deleted since is absent on both sides and the chunk never sees
  * it.  The chunk's own partner writes skip the reverse mirror (partner_backfill_link).
  *
- * Progress document: {state: "backfilling"|"done", done, total, copied, last_id?, error?}.
+ * Progress document: {state: "backfilling"|"done", done, total, copied, last_id?, rate?, error?}.
+ * rate (documents per second) is written by the chunk that finishes the backfill: the rate of
+ * the run that finished it, frozen there, so that status keeps reporting the backfill as it ran
+ * instead of a figure that falls with the time since the start.
  */
 #include "partner/partner_internal.h"
 #include "store/store_bulk.h"
@@ -56,6 +59,9 @@ static bool progress_read(duet_partner_link_t *link, duet_session_t *session, du
       bson_value_copy(bson_iter_value(&iter), &progress->last_id);
       progress->has_last_id = true;
    }
+   if (bson_iter_init_find(&iter, &doc, "rate") && BSON_ITER_HOLDS_NUMBER(&iter)) {
+      progress->rate = bson_iter_as_double(&iter);
+   }
    bson_destroy(&doc);
    return true;
 }
@@ -72,20 +78,31 @@ static bool progress_write(duet_partner_link_t *link, duet_session_t *session, c
    if (progress->has_last_id) {
       BSON_APPEND_VALUE(&doc, "last_id", &progress->last_id);
    }
+   if (progress->finished) {
+      BSON_APPEND_DOUBLE(&doc, "rate", progress->rate);
+   }
    bool ok = duet_store_meta_put(session, PARTNER_META_PROGRESS, link->name, &doc, error);
    bson_destroy(&doc);
    return ok;
 }
 
+/* Documents per second of the current run, `done_in_run` documents by now (0 before a run). */
+static double run_rate(const duet_partner_link_t *link, int64_t done_in_run)
+{
+   int64_t started = atomic_load(&((duet_partner_link_t *)link)->run_started_us);
+   if (!started) {
+      return 0;
+   }
+   double seconds = (double)(bson_get_monotonic_time() - started) / 1e6;
+   return seconds > 0 ? (double)done_in_run / seconds : 0;
+}
+
+/* The rate of a backfill in progress: the current run's.  A finished one keeps the rate
+ * frozen by its last chunk (progress_read; 0 when none was recorded). */
 static void progress_rate(const duet_partner_link_t *link, duet_partner_progress_t *progress)
 {
-   progress->rate = 0;
-   int64_t started = atomic_load(&((duet_partner_link_t *)link)->run_started_us);
-   if (started) {
-      double seconds = (double)(bson_get_monotonic_time() - started) / 1e6;
-      if (seconds > 0) {
-         progress->rate = (double)atomic_load(&((duet_partner_link_t *)link)->run_done) / seconds;
-      }
+   if (!progress->finished) {
+      progress->rate = run_rate(link, atomic_load(&((duet_partner_link_t *)link)->run_done));
    }
 }
 
@@ -317,6 +334,10 @@ bool duet_partner_backfill_step(duet_partner_link_t *link, duet_session_t *sessi
    }
    progress.done += (int64_t)chunk.count;
    progress.finished = chunk.count < capacity;
+   if (progress.finished) {
+      /* freeze the rate of the run as it ran, this chunk included */
+      progress.rate = run_rate(link, atomic_load(&link->run_done) + (int64_t)chunk.count);
+   }
    if (!progress_write(link, session, &progress, error) || !duet_session_commit(session, error)) {
       goto fail;
    }

@@ -6,6 +6,8 @@
  */
 #include "partner_test.h"
 
+#include <time.h>
+
 static duet_partner_spec_t *int_spec(void)
 {
    return partner_test_spec_file("task_int_string.json"); /* int _id <-> string _id, chunk_size 3 */
@@ -164,11 +166,18 @@ static void test_backfill_resumes_and_keeps_mirrored_documents(void **state)
    assert_int_equal(progress.done, 10);  /* 9 source documents + the mirrored 42 */
    assert_int_equal(progress.copied, 8); /* 7 and 42 were there already */
    assert_true(progress.rate > 0);
+   double finished_rate = progress.rate;
    duet_partner_progress_clear(&progress);
    /* a finished backfill stays finished */
    bool finished_again = false;
    ASSERT_OK(duet_partner_backfill_step(link, f->session, &finished_again, error));
    assert_true(finished_again);
+   /* its rate is frozen at completion: time passing after the end does not lower it */
+   struct timespec pause = {0, 30 * 1000 * 1000};
+   nanosleep(&pause, NULL);
+   ASSERT_OK(duet_partner_progress_get(link, f->session, &progress, error));
+   assert_true(progress.rate == finished_rate);
+   duet_partner_progress_clear(&progress);
 
    bson_t *doc = partner_test_find(f->session, "TaskV2", "{\"_id\": \"7\"}");
    ASSERT_JSON_EQ(doc, "{\"_id\": \"7\", \"name\": \"changed by a client\"}");
@@ -188,6 +197,16 @@ static void test_backfill_resumes_and_keeps_mirrored_documents(void **state)
    assert_int_equal(bson_iter_int64(&iter), 0); /* the client writes happened before the restore */
    assert_false(bson_iter_init_find(&iter, &status, "error"));
    bson_destroy(&status);
+
+   /* and persisted: a restored link (no run in this process) reports the same rate */
+   duet_partner_links_free(links, count);
+   ASSERT_OK(duet_partner_links_restore(f->session, &links, &count, error));
+   assert_int_equal(count, 1);
+   link = links[0];
+   ASSERT_OK(duet_partner_progress_get(link, f->session, &progress, error));
+   assert_true(progress.finished);
+   assert_true(progress.rate == finished_rate);
+   duet_partner_progress_clear(&progress);
 
    duet_partner_verify_report_t report;
    ASSERT_OK(duet_partner_verify(f->session, spec, 3, &report, error));
