@@ -1,11 +1,13 @@
 /*
  * cmd_aggregate.c — aggregate (with $out or $merge as the last stage), count
- * and distinct, reading through query.h.  $out runs in one write transaction:
- * the results go to a temporary collection created with the target's options
- * and indexes, which then replaces the target — all or nothing.  $merge runs
- * through the store (duet_store_aggregate) in one write transaction, MongoDB's
- * way: the documents written before a failing one stay.  $lookup reads the
- * foreign collections through the query's session (query.h storage).
+ * and distinct, reading through query.h.  A final $out or $merge hands the
+ * whole pipeline to the store (duet_store_aggregate) in one write transaction,
+ * MongoDB's way: $out writes a temporary collection in the target's database,
+ * created with the target's options and indexes, which then replaces the
+ * target — all or nothing, into this database or another one; $merge keeps the
+ * documents written before a failing one.  Here only the target is checked
+ * first (spec errors, a mirrored partner collection is refused).  $lookup
+ * reads the foreign collections through the query's session (query.h storage).
  */
 #include "server/changestream.h"
 #include "server/cmd_partner.h"
@@ -66,119 +68,23 @@ static bool aggregate_out_target(const bson_iter_t *stage, const char *db, const
          return false;
       }
    } else {
-      duet_error_set(error, 13111, "$out only supports a string or object argument, not %s",
+      duet_error_set(error, 16990, "$out only supports a string or object argument, but found %s",
                      duet_bson_type_name(bson_iter_type(stage)));
       return false;
    }
-   return duet_store_validate_namespace(*target_db, *target_coll, error);
-}
-
-/* Creates `temp` like db.target: same options and secondary indexes (when the target exists). */
-static bool aggregate_prepare_temp(duet_session_t *session, const char *db, const char *target, const char *temp,
-                                   duet_error_t *error)
-{
-   duet_store_collection_info_t info;
-   bool exists = false;
-   if (!duet_store_collection_info(session, db, target, &info, &exists, error)) {
+   /* a system collection is a valid namespace to MongoDB, refused by $out with its own code */
+   if (strncmp(*target_coll, "system.", 7) == 0) {
+      duet_error_set(error, 17385, "Can't $out to special collection: %s", *target_coll);
       return false;
    }
-   bool ok = duet_store_create_collection(session, db, temp, exists ? info.options : NULL, error);
-   if (exists) {
-      duet_store_collection_info_clear(&info);
-   }
-   if (!ok || !exists) {
-      return ok;
-   }
-   bson_t specs, secondary = BSON_INITIALIZER;
-   if (!duet_store_list_indexes(session, db, target, &specs, error)) {
-      bson_destroy(&specs);
-      bson_destroy(&secondary);
+   if (!duet_store_validate_namespace(*target_db, *target_coll, error)) {
       return false;
    }
-   bson_iter_t iter;
-   bson_iter_init(&iter, &specs);
-   uint32_t count = 0;
-   while (bson_iter_next(&iter)) {
-      bson_iter_t name;
-      bson_iter_t field;
-      bson_iter_recurse(&iter, &field);
-      name = field;
-      if (bson_iter_find(&name, "name") && BSON_ITER_HOLDS_UTF8(&name) &&
-          strcmp(bson_iter_utf8(&name, NULL), "_id_") == 0) {
-         continue;
-      }
-      char key_buffer[16];
-      const char *key;
-      bson_uint32_to_string(count++, &key, key_buffer, sizeof key_buffer);
-      bson_append_iter(&secondary, key, -1, &iter);
-   }
-   bson_destroy(&specs);
-   if (count > 0) {
-      ok = duet_store_create_indexes(session, db, temp, &secondary, NULL, error);
-   }
-   bson_destroy(&secondary);
-   return ok;
-}
-
-/* Runs the pipeline (owned, parsed with `storage`, owned too) into db.target_coll. */
-static bool aggregate_run_out(duet_command_ctx_t *ctx, const char *collection, duet_pipeline_t *pipeline,
-                              duet_query_storage_t *storage, const char *target_db, const char *target_coll,
-                              bson_t *reply, duet_error_t *error)
-{
-   bool refused = false;
-   if (strcmp(target_db, ctx->db) != 0) {
-      /* the store renames across databases, but the temporary collection lives in the source database */
-      duet_error_set(error, DUET_ERR_COMMAND_NOT_SUPPORTED, "$out to another database is not supported by duetd");
-      refused = true;
-   } else if (!duet_partner_server_check_write_target(ctx->server, target_db, target_coll, "$out", error)) {
-      refused = true;
-   }
-   duet_session_t *session;
-   if (refused || !duet_server_session_acquire(ctx->server, &session, error)) {
-      duet_pipeline_destroy(pipeline);
-      duet_query_storage_destroy(storage);
+   if (strcmp(*target_db, "admin") == 0 || strcmp(*target_db, "local") == 0 || strcmp(*target_db, "config") == 0) {
+      duet_error_set(error, 31321, "Can't $out to internal database: %s", *target_db);
       return false;
    }
-   char temp[96];
-   uint8_t random[16];
-   duet_lsid_new(random);
-   snprintf(temp, sizeof temp, "tmp.agg_out.%02x%02x%02x%02x%02x%02x%02x%02x", random[0], random[1], random[2],
-            random[3], random[4], random[5], random[6], random[7]);
-   duet_cursor_source_t source = {NULL, NULL};
-   bool ok = duet_session_begin(session, error);
-   if (ok) {
-      ok = aggregate_prepare_temp(session, ctx->db, target_coll, temp, error);
-   }
-   duet_query_spec_t spec = {ctx->db, collection, NULL, pipeline, NULL, ctx->args.max_time_ms, session, storage};
-   if (ok) {
-      ok = duet_query_open(ctx->server, &spec, &source, error);
-   } else {
-      duet_pipeline_destroy(pipeline);
-      duet_query_storage_destroy(storage);
-   }
-   while (ok) {
-      bson_t doc;
-      duet_cursor_step_t step = source.ops->next(source.state, &doc, error);
-      if (step == DUET_CURSOR_STEP_END) {
-         break;
-      }
-      if (step != DUET_CURSOR_STEP_DOC) {
-         ok = false;
-         break;
-      }
-      ok = duet_store_insert(session, ctx->db, temp, &doc, NULL, error);
-      bson_destroy(&doc);
-   }
-   if (source.ops) {
-      source.ops->destroy(source.state); /* before commit: the scan belongs to this transaction */
-   }
-   ok = ok && duet_store_rename_collection(session, ctx->db, temp, ctx->db, target_coll, true, error) &&
-        duet_session_commit(session, error);
-   duet_server_session_release(ctx->server, session); /* aborts when not committed */
-   if (ok) {
-      aggregate_reply_empty(ctx, collection, reply);
-   }
-   return ok;
+   return true;
 }
 
 /* ---- $merge ---------------------------------------------------------------------------- */
@@ -211,19 +117,14 @@ static bool aggregate_merge_target(const bson_iter_t *stage, const char *db, con
 }
 
 /*
- * Runs the whole pipeline (borrowed, ending with $merge) through the store: its
- * own write transaction on a pooled session, committed with the documents merged
- * before a failure (the failure is then returned, as MongoDB does).
+ * Runs the whole pipeline (borrowed, ending with $out or $merge) through the store on a
+ * pooled session: $out replaces its target in one write transaction (nothing changes on a
+ * failure); $merge commits the documents merged before a failure (the failure is then
+ * returned, as MongoDB does).  The caller has checked the target.
  */
-static bool aggregate_run_merge(duet_command_ctx_t *ctx, const char *collection, const bson_t *pipeline,
-                                const bson_iter_t *merge_stage, bool allow_disk_use, bool bypass_validation,
-                                bson_t *reply, duet_error_t *error)
+static bool aggregate_run_in_store(duet_command_ctx_t *ctx, const char *collection, const bson_t *pipeline,
+                                   bool allow_disk_use, bool bypass_validation, bson_t *reply, duet_error_t *error)
 {
-   const char *target_db, *target_coll;
-   if (aggregate_merge_target(merge_stage, ctx->db, &target_db, &target_coll) &&
-       !duet_partner_server_check_write_target(ctx->server, target_db, target_coll, "$merge", error)) {
-      return false;
-   }
    duet_session_t *session;
    if (!duet_server_session_acquire(ctx->server, &session, error)) {
       return false;
@@ -315,54 +216,45 @@ bool duet_cmd_aggregate(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *er
    if (duet_changestream_in_pipeline(pipeline_doc)) {
       return duet_changestream_open(ctx, collection, pipeline_doc, batch_size, reply, error);
    }
-   /* $out must be last; it is run here, the rest of the pipeline by the engine.  A final
-    * $merge hands the whole pipeline to the store. */
-   bson_t stages = BSON_INITIALIZER;
+   /* $out and $merge must be last; then the store runs the whole pipeline, once the target
+    * has been checked here.  Other pipelines run through a query source (a cursor). */
    uint32_t stage_count = bson_count_keys(pipeline_doc);
-   const char *target_db = NULL, *target_coll = NULL;
    uint32_t index = 0;
    bson_iter_init(&iter, pipeline_doc);
    while (bson_iter_next(&iter)) {
       bson_iter_t stage;
-      if (BSON_ITER_HOLDS_DOCUMENT(&iter) && bson_iter_recurse(&iter, &stage) && bson_iter_next(&stage) &&
-          strcmp(bson_iter_key(&stage), "$out") == 0) {
-         if (index != stage_count - 1) {
-            bson_destroy(&stages);
-            duet_error_set(error, 40601, "$out can only be the final stage in the pipeline");
-            return false;
-         }
-         if (!aggregate_out_target(&stage, ctx->db, &target_db, &target_coll, error)) {
-            bson_destroy(&stages);
-            return false;
-         }
-         break;
+      if (!BSON_ITER_HOLDS_DOCUMENT(&iter) || !bson_iter_recurse(&iter, &stage) || !bson_iter_next(&stage)) {
+         index++;
+         continue; /* the pipeline parser reports it */
       }
-      if (BSON_ITER_HOLDS_DOCUMENT(&iter) && bson_iter_recurse(&iter, &stage) && bson_iter_next(&stage) &&
-          strcmp(bson_iter_key(&stage), "$merge") == 0) {
-         bson_destroy(&stages);
-         if (index != stage_count - 1) {
-            duet_error_set(error, 40601, "$merge can only be the final stage in the pipeline");
+      const char *name = bson_iter_key(&stage);
+      bool is_out = strcmp(name, "$out") == 0, is_merge = strcmp(name, "$merge") == 0;
+      if (!is_out && !is_merge) {
+         index++;
+         continue;
+      }
+      if (index != stage_count - 1) {
+         duet_error_set(error, 40601, "%s can only be the final stage in the pipeline", name);
+         return false;
+      }
+      const char *target_db = NULL, *target_coll = NULL;
+      if (is_out) {
+         if (!aggregate_out_target(&stage, ctx->db, &target_db, &target_coll, error) ||
+             !duet_partner_server_check_write_target(ctx->server, target_db, target_coll, "$out", error)) {
             return false;
          }
-         return aggregate_run_merge(ctx, collection, pipeline_doc, &stage, allow_disk_use, bypass_validation, reply,
-                                    error);
+      } else if (aggregate_merge_target(&stage, ctx->db, &target_db, &target_coll) &&
+                 !duet_partner_server_check_write_target(ctx->server, target_db, target_coll, "$merge", error)) {
+         return false;
       }
-      char key_buffer[16];
-      const char *key;
-      bson_uint32_to_string(index++, &key, key_buffer, sizeof key_buffer);
-      bson_append_iter(&stages, key, -1, &iter);
+      return aggregate_run_in_store(ctx, collection, pipeline_doc, allow_disk_use, bypass_validation, reply, error);
    }
    duet_query_storage_t *storage = duet_query_storage_new(ctx->db);
    duet_pipeline_options_t options = {NULL, allow_disk_use, 0, duet_query_storage_callbacks(storage)};
    duet_pipeline_t *pipeline = NULL;
-   bool ok = duet_pipeline_parse(&stages, &options, &pipeline, error);
-   bson_destroy(&stages);
-   if (!ok) {
+   if (!duet_pipeline_parse(pipeline_doc, &options, &pipeline, error)) {
       duet_query_storage_destroy(storage);
       return false;
-   }
-   if (target_coll) {
-      return aggregate_run_out(ctx, collection, pipeline, storage, target_db, target_coll, reply, error);
    }
    duet_query_spec_t spec = {ctx->db, collection, NULL, pipeline, NULL, ctx->args.max_time_ms, NULL, storage};
    duet_cursor_source_t source;

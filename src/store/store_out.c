@@ -2,8 +2,10 @@
  * store_out.c — the $out stage: run the pipeline, write its results into a
  * temporary collection created with the target's options and indexes, then
  * rename it over the target (dropTarget), all in one write transaction, as
- * MongoDB does (an empty result still replaces the target).  On failure the
- * transaction is rolled back and the target is untouched.
+ * MongoDB does (an empty result still replaces the target).  The temporary
+ * collection lives in the target's database, so {$out: {db, coll}} may name
+ * another database.  On failure the transaction is rolled back and the target
+ * is untouched.
  */
 #include "store/store_internal.h"
 
@@ -142,7 +144,7 @@ bool duet_store_aggregate_out(duet_session_t *session, const char *db, const cha
                return false;
             }
          } else {
-            duet_error_set(error, DUET_ERR_TYPE_MISMATCH, "$out only supports a string or object argument, not %s",
+            duet_error_set(error, 16990, "$out only supports a string or object argument, but found %s",
                            duet_type_name(bson_iter_type(&stage)));
             bson_destroy(&stages);
             return false;
@@ -152,7 +154,18 @@ bool duet_store_aggregate_out(duet_session_t *session, const char *db, const cha
       }
       i++;
    }
-   if (!duet_store_validate_namespace(target_db, target, error)) {
+   /* a system collection is a valid namespace to MongoDB, refused by $out with its own code */
+   bool valid = true;
+   if (strncmp(target, "system.", 7) == 0) {
+      duet_error_set(error, 17385, "Can't $out to special collection: %s", target);
+      valid = false;
+   } else if (!duet_store_validate_namespace(target_db, target, error)) {
+      valid = false;
+   } else if (strcmp(target_db, "admin") == 0 || strcmp(target_db, "local") == 0 || strcmp(target_db, "config") == 0) {
+      duet_error_set(error, 31321, "Can't $out to internal database: %s", target_db);
+      valid = false;
+   }
+   if (!valid) {
       bson_destroy(&stages);
       return false;
    }
