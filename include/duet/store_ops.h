@@ -64,9 +64,11 @@ typedef struct duet_store_aggregate duet_store_aggregate_t;
 typedef struct duet_store_aggregate_options {
    bool allow_disk_use;             /* lifts the $sort/$group memory limit */
    bool bypass_document_validation; /* $out/$merge write without the target's validator */
+   int64_t deadline_us;             /* CLOCK_MONOTONIC microseconds (maxTimeMS); 0: none.  A
+                                       $out/$merge past it fails with 50 MaxTimeMSExpired */
 } duet_store_aggregate_options_t;
 
-#define DUET_STORE_AGGREGATE_OPTIONS_INIT {false, false}
+#define DUET_STORE_AGGREGATE_OPTIONS_INIT {false, false, 0}
 
 /*
 ** Runs an aggregation pipeline (an array document of stages, duet/mql_pipeline.h)

@@ -129,7 +129,7 @@ static bool aggregate_run_in_store(duet_command_ctx_t *ctx, const char *collecti
    if (!duet_server_session_acquire(ctx->server, &session, error)) {
       return false;
    }
-   duet_store_aggregate_options_t options = {allow_disk_use, bypass_validation};
+   duet_store_aggregate_options_t options = {allow_disk_use, bypass_validation, ctx->args.deadline_us};
    duet_store_aggregate_t *aggregate = NULL;
    /* a collectionless aggregate ($documents) reads no collection: the store's scan of a
     * missing one is empty, and $documents ignores its input */

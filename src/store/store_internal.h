@@ -283,4 +283,7 @@ bool duet_store_aggregate_merge(duet_session_t *session, const char *db, const c
 
 bool duet_store_hooks_run(duet_session_t *session, const duet_store_write_t *write, duet_error_t *error);
 
+/* 50 MaxTimeMSExpired once CLOCK_MONOTONIC passes `deadline_us` (0: never). */
+bool duet_store_check_deadline(int64_t deadline_us, duet_error_t *error);
+
 #endif /* DUET_STORE_INTERNAL_H */

@@ -514,6 +514,9 @@ bool duet_store_aggregate_merge(duet_session_t *session, const char *db, const c
    session->bypass_validation = options->bypass_document_validation;
    const bson_t *doc;
    while (ok && (ok = duet_store_aggregate_next(aggregate, &doc, error)) && doc) {
+      if (!(ok = duet_store_check_deadline(options->deadline_us, error))) {
+         break;
+      }
       if (same) {
          char key[16];
          const char *k;

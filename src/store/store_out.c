@@ -13,6 +13,21 @@
 #include <duet/store_ops.h>
 
 #include <string.h>
+#include <time.h>
+
+bool duet_store_check_deadline(int64_t deadline_us, duet_error_t *error)
+{
+   if (deadline_us == 0) {
+      return true;
+   }
+   struct timespec now;
+   clock_gettime(CLOCK_MONOTONIC, &now);
+   if ((int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000 < deadline_us) {
+      return true;
+   }
+   duet_error_set(error, DUET_ERR_MAX_TIME_MS_EXPIRED, "operation exceeded time limit");
+   return false;
+}
 
 typedef struct out_args {
    const char *db, *coll;
@@ -89,7 +104,8 @@ static bool out_work(duet_session_t *session, void *arg, duet_error_t *error)
                                                 args->options->allow_disk_use, &aggregate, error);
    const bson_t *doc;
    while (ok && (ok = duet_store_aggregate_next(aggregate, &doc, error)) && doc) {
-      ok = duet_store_insert(session, args->target_db, temp, doc, NULL, error);
+      ok = duet_store_check_deadline(args->options->deadline_us, error) &&
+           duet_store_insert(session, args->target_db, temp, doc, NULL, error);
    }
    duet_store_aggregate_destroy(aggregate); /* before the rename drops a table it may read */
    if (ok && args->options->bypass_document_validation && bson_has_field(&final_options, "validator")) {

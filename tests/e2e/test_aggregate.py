@@ -78,6 +78,19 @@ class AggregateTest(unittest.TestCase):
         self.assertEqual(self.db.Target.count_documents({}), 20)
         self.assertFalse([n for n in self.db.list_collection_names() if n.startswith("tmp.")])
 
+    def test_max_time_ms_bounds_out_and_merge(self):
+        slow = self.db.slow_source
+        slow.insert_many([{"i": i, "s": "x" * 100} for i in range(100000)])
+        self.db.out_target.insert_one({"_id": "kept"})
+        for last in ({"$out": "out_target"}, {"$merge": {"into": "out_target"}}):
+            with self.assertRaises(pymongo.errors.ExecutionTimeout) as caught:
+                self.db.command("aggregate", "slow_source", pipeline=[{"$addFields": {"t": 1}}, last],
+                                cursor={}, maxTimeMS=1)
+            self.assertEqual(caught.exception.code, 50)
+            # out of time writes nothing: the target is as it was
+            self.assertEqual(list(self.db.out_target.find()), [{"_id": "kept"}])
+        self.assertFalse([n for n in self.db.list_collection_names() if n.startswith("tmp.")])
+
     def test_out_to_another_database(self):
         other = self.client.agg_other
         other.Copy.drop()
