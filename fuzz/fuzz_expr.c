@@ -8,35 +8,13 @@
 #include <duet/mql_expr.h>
 #include <duet/mql_pipeline.h>
 
+#include <duet/doc.h>
+
 #include <stdint.h>
 #include <string.h>
 
-/* libbson's bson_validate() misses some corrupt nested documents; walk everything so the
- * target only feeds structurally valid BSON, as the wire layer does. */
-static bool deep_valid(const bson_t *doc, int depth)
-{
-   bson_iter_t it;
-   if (depth > 100 || !bson_iter_init(&it, doc)) {
-      return false;
-   }
-   while (bson_iter_next(&it)) {
-      if (BSON_ITER_HOLDS_DOCUMENT(&it) || BSON_ITER_HOLDS_ARRAY(&it)) {
-         uint32_t length;
-         const uint8_t *data;
-         if (BSON_ITER_HOLDS_DOCUMENT(&it)) {
-            bson_iter_document(&it, &length, &data);
-         } else {
-            bson_iter_array(&it, &length, &data);
-         }
-         bson_t child;
-         if (!bson_init_static(&child, data, length) || !deep_valid(&child, depth + 1)) {
-            return false;
-         }
-      }
-   }
-   return it.err_off == 0;
-}
-
+/* Feed only structurally sound BSON, as the wire layer does (duet_doc_check_structure:
+ * libbson 1.23's bson_validate misses some corrupt nested documents). */
 static bool read_document(const uint8_t **data, size_t *size, bson_t *out)
 {
    if (*size < 5) {
@@ -49,7 +27,7 @@ static bool read_document(const uint8_t **data, size_t *size, bson_t *out)
       return false;
    }
    size_t offset;
-   if (!bson_validate(out, BSON_VALIDATE_UTF8 | BSON_VALIDATE_UTF8_ALLOW_NULL, &offset) || !deep_valid(out, 0)) {
+   if (!bson_validate(out, BSON_VALIDATE_UTF8 | BSON_VALIDATE_UTF8_ALLOW_NULL, &offset) || !duet_doc_check_structure(*data, length, "input", NULL)) {
       return false;
    }
    *data += length;

@@ -12,6 +12,8 @@
 
 #include <bson/bson.h>
 #include <stddef.h>
+#include <duet/doc.h>
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +76,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
    const bson_t *next;
    bool eof = false;
    while (count < 4 && (next = bson_reader_read(reader, &eof))) {
-      if (!bson_validate(next, BSON_VALIDATE_UTF8_ALLOW_NULL, NULL) || !deep_valid(bson_get_data(next), next->len, 0)) {
+      if (!bson_validate(next, BSON_VALIDATE_UTF8_ALLOW_NULL, NULL) ||
+          !duet_doc_check_structure(bson_get_data(next), next->len, "input", NULL) ||
+          !deep_valid(bson_get_data(next), next->len, 0)) {
          break;
       }
       docs[count++] = bson_copy(next);

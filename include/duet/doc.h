@@ -59,6 +59,18 @@ const char *duet_type_name(bson_type_t type);
  * "missing" and "number" are not types and are rejected here. */
 bool duet_type_from_name(const char *name, bson_type_t *type);
 
+/* ---- raw BSON structure ---------------------------------------------------------
+ * Checks, without recursion, that data[0..length) is one structurally sound BSON
+ * document: the declared length, every element's length inside its enclosing
+ * document, string terminators, nesting at most DUET_DOC_MAX_DEPTH (MongoDB's
+ * maxBSONDepth).  Errors: 22 InvalidBSON "<what>: invalid BSON at byte N of the
+ * document", 15 Overflow "<what>: BSONObj exceeded maximum nested object depth: 200".
+ * Run it before bson_validate() and before any recursive walk of untrusted bytes. */
+#define DUET_DOC_MAX_DEPTH 200
+
+struct duet_error;
+bool duet_doc_check_structure(const uint8_t *data, size_t length, const char *what, struct duet_error *error);
+
 /* ---- Decimal128 ---------------------------------------------------------------
  * IEEE 754-2008 decimal128 in BID encoding (BSON's own), computed by the BID
  * runtime that ships with libgcc.  Results are rounded half-to-even to 34 digits. */

@@ -5,6 +5,8 @@
  */
 #include "server/wire.h"
 
+#include <duet/doc.h>
+
 #include <string.h>
 
 /* Error codes MongoDB uses for malformed OP_MSG (src/mongo/rpc/op_msg.cpp). */
@@ -74,119 +76,6 @@ uint32_t duet_wire_crc32c(const uint8_t *data, size_t length)
 /* ---- decoding --------------------------------------------------------------- */
 
 /*
- * Walks a document without recursion and fails when documents nest deeper than
- * DUET_WIRE_MAX_DEPTH.  libbson validates (and later code walks) documents
- * recursively, so a peer could otherwise exhaust a connection thread's stack
- * with a 48 MB message of nested documents.  Any structural error found on the
- * way is reported as invalid BSON; bson_validate does the full check afterwards.
- */
-static bool wire_check_depth(const uint8_t *data, size_t length, const char *what, duet_error_t *error)
-{
-   size_t ends[DUET_WIRE_MAX_DEPTH + 2]; /* end offset (exclusive) of each open document */
-   int depth = 0;
-   ends[0] = length;
-   size_t offset = 4;
-   while (depth >= 0) {
-      size_t end = ends[depth];
-      if (offset >= end) {
-         goto invalid;
-      }
-      uint8_t type = data[offset++];
-      if (type == 0) {
-         if (offset != end) {
-            goto invalid;
-         }
-         depth--;
-         continue;
-      }
-      const uint8_t *nul = memchr(data + offset, '\0', end - offset);
-      if (!nul) {
-         goto invalid;
-      }
-      offset = (size_t)(nul - data) + 1;
-      size_t left = end - offset;
-      size_t skip;
-      int32_t n;
-      switch (type) {
-      case 0x01: case 0x09: case 0x11: case 0x12: skip = 8; break;
-      case 0x07: skip = 12; break;
-      case 0x08: skip = 1; break;
-      case 0x10: skip = 4; break;
-      case 0x13: skip = 16; break;
-      case 0x06: case 0x0A: case 0x7F: case 0xFF: skip = 0; break;
-      case 0x02: case 0x0D: case 0x0E: case 0x0C:
-         if (left < 4 || (n = duet_wire_get_int32(data + offset)) < 1 || (size_t)n > left - 4 ||
-             data[offset + 4 + (size_t)n - 1] != '\0') {
-            goto invalid; /* libbson's validation misses some corrupt nested strings: check here */
-         }
-         skip = 4 + (size_t)n + (type == 0x0C ? 12 : 0);
-         break;
-      case 0x05:
-         if (left < 5 || (n = duet_wire_get_int32(data + offset)) < 0 || (size_t)n > left - 5) {
-            goto invalid;
-         }
-         skip = 5 + (size_t)n;
-         break;
-      case 0x0B: {
-         const uint8_t *first = memchr(data + offset, '\0', left);
-         const uint8_t *second = first ? memchr(first + 1, '\0', end - (size_t)(first + 1 - data)) : NULL;
-         if (!second) {
-            goto invalid;
-         }
-         skip = (size_t)(second - (data + offset)) + 1;
-         break;
-      }
-      case 0x0F: /* code with scope: int32 total, string, document (walked as a nested document) */
-         if (left < 14 || (n = duet_wire_get_int32(data + offset)) < 14 || (size_t)n > left) {
-            goto invalid;
-         }
-         {
-            int32_t code_length = duet_wire_get_int32(data + offset + 4);
-            if (code_length < 1 || (size_t)code_length > (size_t)n - 13) {
-               goto invalid;
-            }
-            size_t scope = offset + 8 + (size_t)code_length;
-            int32_t scope_length = duet_wire_get_int32(data + scope);
-            if (scope_length < 5 || scope + (size_t)scope_length != offset + (size_t)n) {
-               goto invalid;
-            }
-            if (depth + 1 > DUET_WIRE_MAX_DEPTH) {
-               goto too_deep;
-            }
-            /* walk the scope as a nested document; it ends where the element ends */
-            ends[++depth] = scope + (size_t)scope_length;
-            offset = scope + 4;
-            continue;
-         }
-      case 0x03: case 0x04:
-         if (left < 5 || (n = duet_wire_get_int32(data + offset)) < 5 || (size_t)n > left) {
-            goto invalid;
-         }
-         if (depth + 1 > DUET_WIRE_MAX_DEPTH) {
-            goto too_deep;
-         }
-         ends[++depth] = offset + (size_t)n;
-         offset += 4;
-         continue;
-      default:
-         goto invalid;
-      }
-      if (skip > left) {
-         goto invalid;
-      }
-      offset += skip;
-   }
-   return true;
-invalid:
-   duet_error_set(error, DUET_ERR_INVALID_BSON, "%s: invalid BSON at byte %zu of the document", what, offset);
-   return false;
-too_deep:
-   duet_error_set(error, DUET_ERR_OVERFLOW, "%s: BSONObj exceeded maximum nested object depth: %d", what,
-                  DUET_WIRE_MAX_DEPTH);
-   return false;
-}
-
-/*
  * Reads the BSON document at data[0..available) into a static bson_t after
  * checking its declared length and structure (bson_validate).  The document
  * borrows `data`.  Returns the document length in *used.
@@ -209,7 +98,7 @@ static bool wire_read_document(const uint8_t *data, size_t available, bson_t *do
       duet_error_set(error, DUET_ERR_INVALID_BSON, "%s: invalid BSON document", what);
       return false;
    }
-   if (!wire_check_depth(data, (size_t)length, what, error)) {
+   if (!duet_doc_check_structure(data, (size_t)length, what, error)) {
       return false;
    }
    size_t offset = 0;

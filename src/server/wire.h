@@ -25,7 +25,6 @@
 #define DUET_WIRE_MAX_MESSAGE_SIZE 48000000
 #define DUET_WIRE_MAX_BSON_SIZE 16777216
 #define DUET_WIRE_MAX_WRITE_BATCH 100000
-#define DUET_WIRE_MAX_DEPTH 200 /* nesting limit of documents in requests (MongoDB's maxBSONDepth) */
 
 #define DUET_WIRE_OP_REPLY 1
 #define DUET_WIRE_OP_QUERY 2004
