@@ -71,6 +71,17 @@ bool duet_type_from_name(const char *name, bson_type_t *type);
 struct duet_error;
 bool duet_doc_check_structure(const uint8_t *data, size_t length, const char *what, struct duet_error *error);
 
+/* ---- JSON text positions (doc_json.c) -------------------------------------------- */
+
+/* 1-based line and column (in characters, not bytes) of byte `offset` of data[0..len). */
+void duet_json_line_column(const uint8_t *data, size_t len, size_t offset, unsigned *line, unsigned *column);
+/* Offset of the first byte that does not start a valid UTF-8 sequence, or len. */
+size_t duet_json_first_invalid_utf8(const uint8_t *data, size_t len);
+/* Fills `error` (9 FailedToParse) from libbson's JSON error `message` about data[0..len):
+ * "<source>: line L, column C: invalid JSON near '<text>': <reason>; fix the JSON syntax there". */
+void duet_json_report_error(const char *source, const uint8_t *data, size_t len, const char *message,
+                            struct duet_error *error);
+
 /* ---- Decimal128 ---------------------------------------------------------------
  * IEEE 754-2008 decimal128 in BID encoding (BSON's own), computed by the BID
  * runtime that ships with libgcc.  Results are rounded half-to-even to 34 digits. */

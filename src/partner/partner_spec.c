@@ -2,6 +2,7 @@
  * partner_spec.c — the migration spec: parse it from JSON with errors naming the field,
  * write it back as indented JSON (format in docs/partner.md).
  */
+#include <duet/doc.h>
 #include <duet/partner.h>
 
 #include <errno.h>
@@ -316,7 +317,7 @@ bool duet_partner_spec_parse(const char *source_name, const uint8_t *data, size_
    }
    bson_t *doc = bson_new_from_json(data, (ssize_t)len, &json_error);
    if (!doc) {
-      duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "%s: not a JSON object: %s", source_name, json_error.message);
+      duet_json_report_error(source_name, data, len, json_error.message, error);
       return false;
    }
    bool ok = duet_partner_spec_from_bson(source_name, doc, out, error);

@@ -9,6 +9,8 @@
  */
 #include "schema/schema_internal.h"
 
+#include <duet/doc.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,21 +40,6 @@ static void add_warning(parse_context_t *context, const char *format, ...)
 #define SCHEMA_TYPE_LIST "objectId, string, int, long, double, decimal, bool, date, uuid, binData, mixed, object, array"
 
 /* ---- JSON text ------------------------------------------------------------------ */
-
-/* 1-based line and column (in characters) of byte `offset`. */
-static void line_and_column(const uint8_t *data, size_t len, size_t offset, unsigned *line, unsigned *column)
-{
-   *line = 1;
-   *column = 1;
-   for (size_t i = 0; i < offset && i < len; i++) {
-      if (data[i] == '\n') {
-         (*line)++;
-         *column = 1;
-      } else if ((data[i] & 0xC0) != 0x80) {
-         (*column)++;
-      }
-   }
-}
 
 /* Byte offset just past the first complete JSON value starting at `start` (an object or
  * array), or len when it never closes. Strings and escapes are skipped. */
@@ -87,128 +74,6 @@ static size_t skip_space(const uint8_t *data, size_t len, size_t i)
       i++;
    }
    return i;
-}
-
-/* Offset of the first byte that does not start a valid UTF-8 sequence, or len. */
-static size_t first_invalid_utf8(const uint8_t *data, size_t len)
-{
-   size_t i = 0;
-   while (i < len) {
-      uint8_t c = data[i];
-      size_t extra;
-      uint32_t min;
-      if (c < 0x80) {
-         i++;
-         continue;
-      } else if ((c & 0xE0) == 0xC0) {
-         extra = 1;
-         min = 0x80;
-      } else if ((c & 0xF0) == 0xE0) {
-         extra = 2;
-         min = 0x800;
-      } else if ((c & 0xF8) == 0xF0) {
-         extra = 3;
-         min = 0x10000;
-      } else {
-         return i;
-      }
-      uint32_t code = c & (0x3F >> extra);
-      for (size_t k = 1; k <= extra; k++) {
-         if (i + k >= len || (data[i + k] & 0xC0) != 0x80) {
-            return i;
-         }
-         code = (code << 6) | (data[i + k] & 0x3F);
-      }
-      if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-         return i;
-      }
-      i += extra + 1;
-   }
-   return len;
-}
-
-/* libbson's yajl reason token → words. */
-static const char *describe_reason(const char *token)
-{
-   static const struct {
-      const char *token;
-      const char *words;
-   } reasons[] = {
-       {"TRAILING_COMMA", "a comma before a closing bracket or brace"},
-       {"SPECIAL_EXPECTED", "expected a value (string, number, object, array, true, false or null)"},
-       {"STRING_OUTSIDE_CONTAINER", "a value outside of any object or array"},
-       {"MISSING_COMMA", "a missing comma"},
-       {"MISSING_COLON", "a missing colon after a key"},
-       {"OBJECT_KEY_EXPECTED", "expected a quoted key"},
-       {"INVALID_STRING", "an invalid string"},
-       {"INVALID_NUMBER", "an invalid number"},
-       {"MISSING_EXPONENT", "a number with a missing exponent"},
-       {"MISSING_INTEGER_AFTER_DECIMAL", "a number with no digits after the decimal point"},
-       {"MISSING_INTEGER_AFTER_MINUS", "a minus sign not followed by digits"},
-       {"UNALLOWED_CHAR", "a character that is not allowed here"},
-       {"INVALID_ESCAPE", "an invalid escape sequence"},
-       {"INVALID_UTF8", "invalid UTF-8"},
-       {"PREMATURE_EOF", "the text ends too early"},
-       {"STRAY_TOKEN", "an unexpected token (a missing comma?)"},
-   };
-   for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
-      if (strcmp(reasons[i].token, token) == 0) {
-         return reasons[i].words;
-      }
-   }
-   return NULL;
-}
-
-/* Turns a libbson JSON error into "SOURCE: line L, column C: invalid JSON ...". */
-static void report_json_error(parse_context_t *context, const uint8_t *data, size_t len, const char *message)
-{
-   const char *position = strstr(message, "position ");
-   if (position) {
-      size_t offset = strtoul(position + strlen("position "), NULL, 10);
-      unsigned line, column;
-      line_and_column(data, len, offset, &line, &column);
-      /* message: Got parse error at "<near>", position N: "<REASON>" */
-      char near[64] = "";
-      const char *near_start = strstr(message, "at \"");
-      if (near_start) {
-         near_start += 4;
-         const char *near_end = strstr(near_start, "\", position");
-         size_t n = near_end ? (size_t)(near_end - near_start) : 0;
-         if (n >= sizeof near) {
-            n = sizeof near - 1;
-         }
-         memcpy(near, near_start, n);
-         near[n] = '\0';
-      }
-      char token[64] = "";
-      const char *reason_start = strstr(position, ": \"");
-      if (reason_start) {
-         reason_start += 3;
-         size_t n = strcspn(reason_start, "\"");
-         if (n >= sizeof token) {
-            n = sizeof token - 1;
-         }
-         memcpy(token, reason_start, n);
-         token[n] = '\0';
-      }
-      const char *words = describe_reason(token);
-      duet_error_set(context->error, DUET_ERR_FAILED_TO_PARSE,
-                     "%s: line %u, column %u: invalid JSON near '%s': %s; fix the JSON syntax there", context->source,
-                     line, column, near, words ? words : token);
-      return;
-   }
-   if (strstr(message, "Incomplete JSON")) {
-      unsigned line, column;
-      line_and_column(data, len, len, &line, &column);
-      duet_error_set(context->error, DUET_ERR_FAILED_TO_PARSE,
-                     "%s: line %u, column %u: invalid JSON: the text ends before every object and array is "
-                     "closed; add the missing '}' or ']'",
-                     context->source, line, column);
-      return;
-   }
-   duet_error_set(context->error, DUET_ERR_FAILED_TO_PARSE,
-                  "%s: invalid JSON: %s; App Services schemas are plain JSON, fix the value libbson names",
-                  context->source, message);
 }
 
 /* ---- schema walk ------------------------------------------------------------------ */
@@ -752,7 +617,6 @@ bool duet_schema_set_parse(const char *source, const uint8_t *data, size_t len, 
                            duet_error_t *error)
 {
    *out = NULL;
-   parse_context_t context = {source, NULL, error};
    size_t start = 0;
    if (len >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF) {
       start = 3; /* UTF-8 byte order mark */
@@ -765,7 +629,7 @@ bool duet_schema_set_parse(const char *source, const uint8_t *data, size_t len, 
    }
    if (data[start] != '{' && data[start] != '[') {
       unsigned line, column;
-      line_and_column(data, len, start, &line, &column);
+      duet_json_line_column(data, len, start, &line, &column);
       duet_error_set(error, DUET_ERR_FAILED_TO_PARSE,
                      "%s: line %u, column %u: the root is not an object schema: the JSON must start with '{' (one "
                      "schema, or schemas keyed by collection name) or '[' (an array of schemas)",
@@ -775,16 +639,16 @@ bool duet_schema_set_parse(const char *source, const uint8_t *data, size_t len, 
    bool is_array = data[start] == '[';
    if (memchr(data, '\0', len)) {
       unsigned line, column;
-      line_and_column(data, len, (size_t)((const uint8_t *)memchr(data, '\0', len) - data), &line, &column);
+      duet_json_line_column(data, len, (size_t)((const uint8_t *)memchr(data, '\0', len) - data), &line, &column);
       duet_error_set(error, DUET_ERR_FAILED_TO_PARSE,
                      "%s: line %u, column %u: invalid JSON: a NUL byte; the file must be UTF-8 text", source, line,
                      column);
       return false;
    }
-   size_t invalid = first_invalid_utf8(data, len);
+   size_t invalid = duet_json_first_invalid_utf8(data, len);
    if (invalid < len) {
       unsigned line, column;
-      line_and_column(data, len, invalid, &line, &column);
+      duet_json_line_column(data, len, invalid, &line, &column);
       duet_error_set(error, DUET_ERR_FAILED_TO_PARSE,
                      "%s: line %u, column %u: invalid JSON: bytes that are not UTF-8; save the file as UTF-8", source,
                      line, column);
@@ -798,17 +662,17 @@ bool duet_schema_set_parse(const char *source, const uint8_t *data, size_t len, 
    bool ok = false;
    int rc = bson_json_reader_read(reader, &root, &json_error);
    if (rc < 0) {
-      report_json_error(&context, data, len, json_error.message);
+      duet_json_report_error(source, data, len, json_error.message, error);
    } else if (rc == 0) {
       duet_error_set(error, DUET_ERR_FAILED_TO_PARSE, "%s: the file holds no JSON document", source);
    } else {
       rc = bson_json_reader_read(reader, &extra, &json_error);
       if (rc < 0) {
-         report_json_error(&context, data, len, json_error.message);
+         duet_json_report_error(source, data, len, json_error.message, error);
       } else if (rc > 0) {
          unsigned line, column;
          size_t next = skip_space(data, len, end_of_first_value(data, len, start));
-         line_and_column(data, len, next, &line, &column);
+         duet_json_line_column(data, len, next, &line, &column);
          duet_error_set(error, DUET_ERR_FAILED_TO_PARSE,
                         "%s: line %u, column %u: invalid JSON: a second value follows the schema; put several "
                         "schemas in one JSON array",

@@ -104,7 +104,9 @@ static void test_bad_specs_name_the_field(void **state)
 {
    (void)state;
    static const bad_case_t cases[] = {
-       {"{", DUET_ERR_FAILED_TO_PARSE, "test.json: not a JSON object"},
+       {"{", DUET_ERR_FAILED_TO_PARSE, "test.json: line 1, column 2: invalid JSON: the text ends before"},
+       {"{\n  \"version\": 1,\n}", DUET_ERR_FAILED_TO_PARSE,
+        "test.json: line 3, column 1: invalid JSON near '}': a comma before a closing bracket or brace"},
        {"[1]", DUET_ERR_FAILED_TO_PARSE, "test.json"},
        {"{\"database\": \"test\"}", DUET_ERR_BAD_VALUE, "field 'version' is missing"},
        {"{\"version\": 2}", DUET_ERR_BAD_VALUE, "field 'version' must be 1"},
