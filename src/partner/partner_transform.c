@@ -18,7 +18,26 @@ struct duet_partner_transform {
    duet_schema_set_t *schemas;  /* owned: the spec's schema */
    const duet_schema_t *schema; /* borrowed from schemas */
    unsigned validate_flags;
+   bool forward_now, reverse_now; /* the pipeline may read $$NOW (its text mentions it) */
 };
+
+/* Whether a pipeline's text mentions $$NOW anywhere (conservative: keys included).  A
+ * pipeline that does not cannot read the clock, so applying it needs no clock reading. */
+static bool mentions_now(const bson_t *pipeline)
+{
+   static const char needle[] = "$$NOW";
+   const size_t needle_len = sizeof needle - 1;
+   if (!pipeline || pipeline->len < needle_len) {
+      return false;
+   }
+   const uint8_t *data = bson_get_data(pipeline);
+   for (size_t i = 0; i + needle_len <= pipeline->len; i++) {
+      if (data[i] == '$' && memcmp(data + i, needle, needle_len) == 0) {
+         return true;
+      }
+   }
+   return false;
+}
 
 static const char *stage_name_at(const bson_t *pipeline, size_t index)
 {
@@ -95,6 +114,8 @@ bool duet_partner_transform_new(const duet_partner_spec_t *spec, duet_partner_tr
    }
    transform->schema = &transform->schemas->schemas[0];
    transform->validate_flags = spec->allow_null ? DUET_SCHEMA_VALIDATE_ALLOW_NULL : 0;
+   transform->forward_now = mentions_now(spec->forward);
+   transform->reverse_now = spec->strategy == DUET_PARTNER_STRATEGY_PARTNER && mentions_now(spec->reverse);
    *out = transform;
    return true;
 
@@ -124,7 +145,9 @@ int64_t partner_now_ms(void)
 bool duet_partner_transform_apply(const duet_partner_transform_t *transform, duet_partner_direction_t direction,
                                   const bson_t *doc, bson_t *out, duet_error_t *error)
 {
-   return partner_transform_apply_at(transform, direction, doc, partner_now_ms(), out, error);
+   /* one clock reading per write, and none when the pipeline cannot read $$NOW */
+   bool uses_now = direction == DUET_PARTNER_FORWARD ? transform->forward_now : transform->reverse_now;
+   return partner_transform_apply_at(transform, direction, doc, uses_now ? partner_now_ms() : 0, out, error);
 }
 
 bool partner_transform_apply_at(const duet_partner_transform_t *transform, duet_partner_direction_t direction,

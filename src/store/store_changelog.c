@@ -64,6 +64,17 @@ static void pending_put_doc(duet_session_t *session, char key, const bson_t *doc
    pending_put(session, bson_get_data(doc), doc->len);
 }
 
+/* Copies `name` (len bytes) over `held` (owned, NULL or a NUL-terminated copy of an
+ * earlier name), reallocating only when it does not fit; returns the owned copy. */
+static char *remember_name(char *held, const char *name, size_t len)
+{
+   if (!held || strlen(held) < len) {
+      held = bson_realloc(held, len + 1);
+   }
+   memcpy(held, name, len + 1);
+   return held;
+}
+
 static const char *const op_names[] = {"insert", "update", "replace", "delete", "drop", "rename", "dropDatabase",
                                        "invalidate"};
 
@@ -114,10 +125,9 @@ bool duet_store_changelog_append(duet_session_t *session, const duet_store_chang
          pending_put(session, coll, coll_len);
       }
       pending_put(session, "", 1);
-      bson_free(session->pending_db);
-      bson_free(session->pending_coll);
-      session->pending_db = bson_strdup(entry->db);
-      session->pending_coll = bson_strdup(coll);
+      /* reuse the buffers (a mirrored write alternates between two namespaces) */
+      session->pending_db = remember_name(session->pending_db, entry->db, db_len);
+      session->pending_coll = remember_name(session->pending_coll, coll, coll_len);
    }
    if (entry->id && !entry->post) {
       bson_t key = BSON_INITIALIZER;
