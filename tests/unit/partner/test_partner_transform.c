@@ -7,6 +7,8 @@
 
 #include <duet/mql_match.h>
 
+#include <time.h>
+
 static duet_partner_transform_t *transform_of(const duet_partner_spec_t *spec)
 {
    duet_partner_transform_t *transform = NULL;
@@ -88,6 +90,32 @@ static void test_not_per_document_rejected(void **state)
    duet_partner_spec_destroy(spec);
 }
 
+/* $$NOW in a transform is the time of the write (the clock is read only for pipelines
+ * that mention it; the others must not see a difference). */
+static void test_now_is_the_time_of_the_write(void **state)
+{
+   (void)state;
+   duet_partner_spec_t *spec = partner_test_spec_json(
+      "{\"version\": 1, \"database\": \"test\", \"source\": \"A\", \"partner\": \"B\", " SCHEMA
+      ", \"forward\": [{\"$set\": {\"seen\": \"$$NOW\"}}], \"reverse\": [{\"$unset\": \"seen\"}]}");
+   duet_partner_transform_t *transform = transform_of(spec);
+   bson_t *doc = TEST_JSON("{\"_id\": 1}");
+   int64_t before = (int64_t)time(NULL) * 1000 - 1000;
+   bson_t forward, reverse;
+   ASSERT_OK(duet_partner_transform_apply(transform, DUET_PARTNER_FORWARD, doc, &forward, error));
+   int64_t after = (int64_t)time(NULL) * 1000 + 1000;
+   bson_iter_t iter;
+   assert_true(bson_iter_init_find(&iter, &forward, "seen") && BSON_ITER_HOLDS_DATE_TIME(&iter));
+   assert_true(bson_iter_date_time(&iter) >= before && bson_iter_date_time(&iter) <= after);
+   ASSERT_OK(duet_partner_transform_apply(transform, DUET_PARTNER_REVERSE, &forward, &reverse, error));
+   ASSERT_JSON_EQ(&reverse, "{\"_id\": 1}");
+   bson_destroy(&forward);
+   bson_destroy(&reverse);
+   bson_destroy(doc);
+   duet_partner_transform_destroy(transform);
+   duet_partner_spec_destroy(spec);
+}
+
 static void test_dropped_or_idless_document_is_an_error(void **state)
 {
    (void)state;
@@ -163,6 +191,7 @@ int main(void)
        cmocka_unit_test(test_seed_forward_and_reverse),
        cmocka_unit_test(test_conversion_failure_keeps_code),
        cmocka_unit_test(test_not_per_document_rejected),
+       cmocka_unit_test(test_now_is_the_time_of_the_write),
        cmocka_unit_test(test_dropped_or_idless_document_is_an_error),
        cmocka_unit_test(test_docs_equal),
        cmocka_unit_test(test_validator_matches_schema),
