@@ -391,6 +391,22 @@ static bool eval_two(const duet_expr_t *node, expr_state_t *state, bson_value_t 
    return true;
 }
 
+/* Evaluates both operands of `node`, then combines them with `op` into *out. */
+static bool eval_binary(const duet_expr_t *node, expr_state_t *state,
+                        bool (*op)(const bson_value_t *, const bson_value_t *, bson_value_t *, duet_error_t *),
+                        bson_value_t *out, duet_error_t *error)
+{
+   bson_value_t a, b;
+   if (!eval_two(node, state, &a, &b, error)) {
+      return false;
+   }
+   expr_set_missing(out);
+   bool ok = op(&a, &b, out, error);
+   bson_value_destroy(&a);
+   bson_value_destroy(&b);
+   return ok;
+}
+
 static bool subtract(const bson_value_t *lhs, const bson_value_t *rhs, bson_value_t *out, duet_error_t *error)
 {
    bool lhs_number = duet_type_is_number(lhs->value_type);
@@ -457,15 +473,7 @@ static bool subtract(const bson_value_t *lhs, const bson_value_t *rhs, bson_valu
 
 static bool eval_subtract(const duet_expr_t *node, expr_state_t *state, bson_value_t *out, duet_error_t *error)
 {
-   bson_value_t a, b;
-   if (!eval_two(node, state, &a, &b, error)) {
-      return false;
-   }
-   expr_set_missing(out);
-   bool ok = subtract(&a, &b, out, error);
-   bson_value_destroy(&a);
-   bson_value_destroy(&b);
-   return ok;
+   return eval_binary(node, state, subtract, out, error);
 }
 
 static bool divide(const bson_value_t *lhs, const bson_value_t *rhs, bson_value_t *out, duet_error_t *error)
@@ -499,15 +507,7 @@ static bool divide(const bson_value_t *lhs, const bson_value_t *rhs, bson_value_
 
 static bool eval_divide(const duet_expr_t *node, expr_state_t *state, bson_value_t *out, duet_error_t *error)
 {
-   bson_value_t a, b;
-   if (!eval_two(node, state, &a, &b, error)) {
-      return false;
-   }
-   expr_set_missing(out);
-   bool ok = divide(&a, &b, out, error);
-   bson_value_destroy(&a);
-   bson_value_destroy(&b);
-   return ok;
+   return eval_binary(node, state, divide, out, error);
 }
 
 static bool modulo(const bson_value_t *lhs, const bson_value_t *rhs, bson_value_t *out, duet_error_t *error)
@@ -552,15 +552,7 @@ static bool modulo(const bson_value_t *lhs, const bson_value_t *rhs, bson_value_
 
 static bool eval_mod(const duet_expr_t *node, expr_state_t *state, bson_value_t *out, duet_error_t *error)
 {
-   bson_value_t a, b;
-   if (!eval_two(node, state, &a, &b, error)) {
-      return false;
-   }
-   expr_set_missing(out);
-   bool ok = modulo(&a, &b, out, error);
-   bson_value_destroy(&a);
-   bson_value_destroy(&b);
-   return ok;
+   return eval_binary(node, state, modulo, out, error);
 }
 
 /* ---- single numeric argument: $abs $floor $ceil --------------------------------------------------- */
