@@ -40,6 +40,7 @@ static uint64_t fuzz_inputs;
 static void fuzz_teardown(void)
 {
    duet_server_destroy(&fuzz_server); /* closes the store */
+   bson_free(fuzz_conn.reply_buffer);
    DIR *dir = opendir(fuzz_directory);
    if (dir) {
       struct dirent *entry;
@@ -115,8 +116,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          if (reply.length) {
             /* every reply is a well-formed frame answering this request */
             duet_wire_header_t reply_header;
-            duet_wire_read_header(reply.data, &reply_header);
-            if ((size_t)reply_header.message_length != reply.length || reply_header.response_to != header.request_id) {
+            duet_wire_read_header(reply.head, &reply_header);
+            if ((size_t)reply_header.message_length != reply.length || reply.head_length + reply.body_length != reply.length ||
+                reply_header.response_to != header.request_id || !reply.body) {
                abort();
             }
          }

@@ -59,6 +59,7 @@ typedef struct changestream {
    bool deferred_due;     /* the batch carrying the events before it has ended */
    bool invalidated;      /* an invalidate was queued: nothing is read after it */
    bool ended;            /* the invalidate was handed out: the cursor closes */
+   bson_t *current;       /* owned: the event handed out last (the batch copies it), or NULL */
 } changestream_t;
 
 void duet_changestream_token(duet_store_ts_t ts, duet_changestream_token_kind_t kind, bson_t *parent, const char *key)
@@ -105,6 +106,9 @@ static void changestream_free(changestream_t *stream)
       bson_destroy(stream->items[(stream->item_start + i) % stream->item_capacity].event);
    }
    bson_free(stream->items);
+   if (stream->current) {
+      bson_destroy(stream->current);
+   }
    duet_pipeline_destroy(stream->pipeline);
    duet_server_session_release(stream->server, stream->session);
    bson_free(stream->db);
@@ -457,8 +461,12 @@ static void changestream_label_error(duet_error_t *error)
    duet_error_take_extra(error, extra);
 }
 
-static duet_cursor_step_t changestream_step(changestream_t *stream, bson_t *doc, duet_error_t *error)
+static duet_cursor_step_t changestream_step(changestream_t *stream, const bson_t **doc, duet_error_t *error)
 {
+   if (stream->current) {
+      bson_destroy(stream->current);
+      stream->current = NULL;
+   }
    if (stream->ended) {
       return DUET_CURSOR_STEP_END;
    }
@@ -482,15 +490,15 @@ static duet_cursor_step_t changestream_step(changestream_t *stream, bson_t *doc,
    stream->item_count--;
    stream->returned = item.ts;
    stream->returned_kind = item.kind;
-   bson_copy_to(item.event, doc);
-   bson_destroy(item.event);
+   stream->current = item.event;
+   *doc = item.event;
    if (item.kind == DUET_CHANGESTREAM_TOKEN_INVALIDATE) {
       stream->ended = true; /* the cursor closes after this batch */
    }
    return DUET_CURSOR_STEP_DOC;
 }
 
-static duet_cursor_step_t changestream_next(void *state, bson_t *doc, duet_error_t *error)
+static duet_cursor_step_t changestream_next(void *state, const bson_t **doc, duet_error_t *error)
 {
    duet_cursor_step_t step = changestream_step(state, doc, error);
    if (step == DUET_CURSOR_STEP_ERROR) {

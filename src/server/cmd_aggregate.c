@@ -351,7 +351,7 @@ bool duet_cmd_count(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
       duet_cursor_source_t source = {NULL, NULL}; /* set only when the open succeeds */
       ok = duet_query_open(ctx->server, &spec, &source, error);
       while (ok) {
-         bson_t doc;
+         const bson_t *doc;
          duet_cursor_step_t step = source.ops->next(source.state, &doc, error);
          if (step == DUET_CURSOR_STEP_END) {
             break;
@@ -360,7 +360,6 @@ bool duet_cmd_count(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
             ok = false;
             break;
          }
-         bson_destroy(&doc);
          n++;
       }
       if (source.ops) {
@@ -481,7 +480,7 @@ bool duet_cmd_distinct(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *err
    }
    distinct_values_t set = {NULL, 0, 0};
    for (;;) {
-      bson_t doc;
+      const bson_t *doc;
       duet_cursor_step_t step = source.ops->next(source.state, &doc, error);
       if (step == DUET_CURSOR_STEP_END) {
          break;
@@ -491,9 +490,8 @@ bool duet_cmd_distinct(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *err
          break;
       }
       bson_iter_t fields;
-      bson_iter_init(&fields, &doc);
+      bson_iter_init(&fields, doc);
       distinct_collect(&fields, key, &set, 0);
-      bson_destroy(&doc);
    }
    source.ops->destroy(source.state);
    if (ok) {

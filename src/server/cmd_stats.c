@@ -24,7 +24,7 @@ static bool stats_measure(duet_command_ctx_t *ctx, const char *collection, int64
    duet_cursor_source_t source = {NULL, NULL};
    ok = ok && duet_query_open(ctx->server, &spec, &source, error);
    while (ok) {
-      bson_t doc;
+      const bson_t *doc;
       duet_cursor_step_t step = source.ops->next(source.state, &doc, error);
       if (step == DUET_CURSOR_STEP_END) {
          break;
@@ -34,8 +34,7 @@ static bool stats_measure(duet_command_ctx_t *ctx, const char *collection, int64
          break;
       }
       (*count)++;
-      *bytes += doc.len;
-      bson_destroy(&doc);
+      *bytes += doc->len;
    }
    if (source.ops) {
       source.ops->destroy(source.state);

@@ -87,7 +87,7 @@ static bool write_find(duet_command_ctx_t *ctx, duet_session_t *session, const c
    ok = ok && duet_query_open(ctx->server, &spec, &source, error);
    size_t capacity = 0;
    while (ok) {
-      bson_t doc;
+      const bson_t *doc;
       duet_cursor_step_t step = source.ops->next(source.state, &doc, error);
       if (step == DUET_CURSOR_STEP_END) {
          break;
@@ -100,8 +100,7 @@ static bool write_find(duet_command_ctx_t *ctx, duet_session_t *session, const c
          capacity = capacity ? capacity * 2 : 8;
          matches->docs = bson_realloc(matches->docs, sizeof *matches->docs * capacity);
       }
-      matches->docs[matches->count++] = bson_copy(&doc);
-      bson_destroy(&doc);
+      matches->docs[matches->count++] = bson_copy(doc);
    }
    if (source.ops) {
       source.ops->destroy(source.state); /* the scan ends before anything is written */

@@ -70,8 +70,8 @@ const duet_command_t *duet_command_table(size_t *count);
 const duet_command_t *duet_command_find(const char *name);
 
 /*
- * Runs `command` (borrowed) and fills `reply` (initialized by the callee; the
- * caller destroys it) with a success or error reply.  Never fails: errors
+ * Runs `command` (borrowed) and fills `reply` (an empty document the caller
+ * initialized and destroys) with a success or error reply.  Never fails: errors
  * become {ok: 0, errmsg, code, codeName, ...}.
  */
 void duet_command_dispatch(duet_server_t *server, duet_conn_t *conn, const bson_t *command, bool legacy, bson_t *reply);
@@ -93,7 +93,7 @@ bool duet_command_check_deadline(const duet_command_ctx_t *ctx, duet_error_t *er
 
 /* ---- the one error-reply builder and the common reply tail (reply.c) -------- */
 
-/* Builds {ok: 0.0, errmsg, code, codeName, <error->extra fields>} into `reply` (initialized by the callee). */
+/* Replaces whatever an initialized `reply` holds with {ok: 0.0, errmsg, code, codeName, <error->extra fields>}. */
 void duet_reply_error(const duet_error_t *error, bson_t *reply);
 
 /* Appends {index, code, errmsg, <failure's extra fields>} as the next element of a writeErrors array. */

@@ -7,8 +7,10 @@
 #include "server/conn.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* Reads exactly `length` bytes. False on EOF, error or shutdown. */
@@ -53,20 +55,56 @@ static bool conn_read_body(int fd, const uint8_t header[DUET_WIRE_HEADER_SIZE], 
    return true;
 }
 
-static bool conn_write_all(int fd, const uint8_t *buffer, size_t length)
+/* Sends the reply's head and body with one system call where the socket takes it all. */
+static bool conn_write_reply(int fd, const duet_wire_buffer_t *reply)
 {
-   size_t done = 0;
-   while (done < length) {
-      ssize_t n = send(fd, buffer + done, length - done, MSG_NOSIGNAL);
-      if (n > 0) {
-         done += (size_t)n;
-      } else if (n < 0 && errno == EINTR) {
+   struct iovec pieces[2] = {{(void *)reply->head, reply->head_length}, {reply->body, reply->body_length}};
+   struct msghdr message = {.msg_iov = pieces, .msg_iovlen = 2};
+   size_t left = reply->length;
+   while (left > 0) {
+      ssize_t n = sendmsg(fd, &message, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) {
          continue;
-      } else {
+      }
+      if (n <= 0) {
          return false;
+      }
+      left -= (size_t)n;
+      while (n > 0) { /* drop what was sent from the front of the pieces */
+         size_t taken = (size_t)n < message.msg_iov->iov_len ? (size_t)n : message.msg_iov->iov_len;
+         message.msg_iov->iov_base = (uint8_t *)message.msg_iov->iov_base + taken;
+         message.msg_iov->iov_len -= taken;
+         n -= (ssize_t)taken;
+         if (message.msg_iov->iov_len == 0 && message.msg_iovlen > 1) {
+            message.msg_iov++;
+            message.msg_iovlen--;
+         }
       }
    }
    return true;
+}
+
+/* A reply buffer grown past CONN_BUFFER_KEEP is given back once the client has been silent for
+ * CONN_BUFFER_IDLE_MS: a cursor read in 16 MiB batches keeps one buffer, an idle connection
+ * keeps none. */
+#define CONN_BUFFER_KEEP (1024 * 1024)
+#define CONN_BUFFER_IDLE_MS 1000
+
+static void conn_release_idle_buffer(duet_conn_t *conn)
+{
+   if (conn->reply_capacity <= CONN_BUFFER_KEEP || conn->fd < 0) {
+      return;
+   }
+   struct pollfd ready = {conn->fd, POLLIN, 0};
+   int n;
+   do {
+      n = poll(&ready, 1, CONN_BUFFER_IDLE_MS);
+   } while (n < 0 && errno == EINTR);
+   if (n == 0) {
+      bson_free(conn->reply_buffer);
+      conn->reply_buffer = NULL;
+      conn->reply_capacity = 0;
+   }
 }
 
 static void conn_log_protocol_error(duet_conn_t *conn, const char *msg, const duet_error_t *error)
@@ -86,6 +124,7 @@ void duet_conn_serve(duet_conn_t *conn)
    duet_server_t *server = conn->server;
    uint8_t header_bytes[DUET_WIRE_HEADER_SIZE];
    while (!__atomic_load_n(&server->stopping, __ATOMIC_ACQUIRE)) {
+      conn_release_idle_buffer(conn);
       if (!conn_read_all(conn->fd, header_bytes, sizeof header_bytes)) {
          break; /* the client closed the connection (or shutdown woke us) */
       }
@@ -105,13 +144,13 @@ void duet_conn_serve(duet_conn_t *conn)
          break;
       }
       __atomic_add_fetch(&server->bytes_in, (int64_t)length, __ATOMIC_RELAXED);
-      duet_wire_buffer_t reply = {NULL, 0};
+      duet_wire_buffer_t reply = DUET_WIRE_BUFFER_INIT;
       bool close = false;
       duet_server_handle_frame(server, conn, frame, length, &reply, &close);
       bson_free(frame);
       bool written = true;
       if (reply.length > 0) {
-         written = conn_write_all(conn->fd, reply.data, reply.length);
+         written = conn_write_reply(conn->fd, &reply);
          __atomic_add_fetch(&server->bytes_out, (int64_t)reply.length, __ATOMIC_RELAXED);
       }
       duet_wire_buffer_destroy(&reply);

@@ -130,11 +130,11 @@ static bool cursor_fill(duet_cursor_t *cursor, int64_t limit, bson_t *array, boo
    size_t bytes = 0;
    *ended = false;
    while (limit < 0 || count < limit) {
-      bson_t doc;
-      if (cursor->pending) {
-         bson_copy_to(cursor->pending, &doc);
-         bson_destroy(cursor->pending);
-         cursor->pending = NULL;
+      const bson_t *doc;
+      bson_t *pending = cursor->pending; /* owned here until appended */
+      cursor->pending = NULL;
+      if (pending) {
+         doc = pending;
       } else {
          duet_cursor_step_t step = cursor->source.ops->next(cursor->source.state, &doc, error);
          if (step == DUET_CURSOR_STEP_END) {
@@ -148,34 +148,55 @@ static bool cursor_fill(duet_cursor_t *cursor, int64_t limit, bson_t *array, boo
             return false;
          }
       }
-      if (count > 0 && bytes + doc.len > DUET_CURSOR_MAX_BATCH_BYTES) {
-         cursor->pending = bson_copy(&doc);
-         bson_destroy(&doc);
+      if (count > 0 && bytes + doc->len > DUET_CURSOR_MAX_BATCH_BYTES) {
+         cursor->pending = pending ? pending : bson_copy(doc); /* the source's copy is gone at its next call */
          break;
       }
       char key_buffer[11];
-      bson_append_document(array, cursor_array_key((uint32_t)count, key_buffer), -1, &doc);
-      bytes += doc.len;
+      bson_append_document(array, cursor_array_key((uint32_t)count, key_buffer), -1, doc);
+      bytes += doc->len;
       count++;
-      bson_destroy(&doc);
+      if (pending) {
+         bson_destroy(pending);
+      }
    }
    *count_out = count;
    return true;
 }
 
-/* Appends {<batch_name>: [...], id, ns, extra fields} as "cursor". `batch` borrowed. */
-static void cursor_append_reply(duet_cursor_t *cursor, const char *batch_name, const bson_t *batch, int64_t id,
-                                bson_t *reply)
+/*
+ * The reply's "cursor" document is written in place: begin opens {cursor: {<batch_name>: [ and
+ * hands out the array the batch is filled into (no copy of a 16 MiB batch), end closes the
+ * array and adds id, ns and the source's fields.  A failed fill still ends both (the dispatcher
+ * then replaces the reply with the error).
+ */
+typedef struct cursor_reply {
+   bson_t cursor_document; /* child of the reply */
+   bson_t batch;           /* child of cursor_document */
+} cursor_reply_t;
+
+static void cursor_reply_begin(bson_t *reply, const char *batch_name, cursor_reply_t *out)
 {
-   bson_t cursor_document;
-   bson_append_document_begin(reply, "cursor", 6, &cursor_document);
-   bson_append_array(&cursor_document, batch_name, -1, batch);
-   BSON_APPEND_INT64(&cursor_document, "id", id);
-   BSON_APPEND_UTF8(&cursor_document, "ns", cursor->ns);
+   bson_append_document_begin(reply, "cursor", 6, &out->cursor_document);
+   bson_append_array_begin(&out->cursor_document, batch_name, -1, &out->batch);
+}
+
+static void cursor_reply_end(duet_cursor_t *cursor, int64_t id, bson_t *reply, cursor_reply_t *open)
+{
+   bson_append_array_end(&open->cursor_document, &open->batch);
+   BSON_APPEND_INT64(&open->cursor_document, "id", id);
+   BSON_APPEND_UTF8(&open->cursor_document, "ns", cursor->ns);
    if (cursor->source.ops->append_batch_fields) {
-      cursor->source.ops->append_batch_fields(cursor->source.state, &cursor_document);
+      cursor->source.ops->append_batch_fields(cursor->source.state, &open->cursor_document);
    }
-   bson_append_document_end(reply, &cursor_document);
+   bson_append_document_end(reply, &open->cursor_document);
+}
+
+/* Ends an open reply after a failed fill; its content no longer matters. */
+static void cursor_reply_abandon(bson_t *reply, cursor_reply_t *open)
+{
+   bson_append_array_end(&open->cursor_document, &open->batch);
+   bson_append_document_end(reply, &open->cursor_document);
 }
 
 bool duet_cursor_reply_first(duet_cursor_registry_t *registry, const char *ns, duet_cursor_source_t source,
@@ -190,36 +211,34 @@ bool duet_cursor_reply_first(duet_cursor_registry_t *registry, const char *ns, d
    memcpy(cursor->lsid, options->lsid, sizeof cursor->lsid);
 
    int64_t limit = options->batch_size < 0 ? DUET_CURSOR_DEFAULT_FIRST_BATCH : options->batch_size;
-   bson_t batch = BSON_INITIALIZER;
+   cursor_reply_t open;
+   cursor_reply_begin(reply, "firstBatch", &open);
    bool ended = false;
    int64_t count = 0;
-   if (!cursor_fill(cursor, limit, &batch, &ended, &count, error)) {
-      bson_destroy(&batch);
+   if (!cursor_fill(cursor, limit, &open.batch, &ended, &count, error)) {
+      cursor_reply_abandon(reply, &open);
       cursor_free(cursor);
       return false;
    }
    /* END closes tailable cursors too (a change stream after its invalidate); a tailable
     * source with nothing yet answers NONE_YET */
    bool keep = !options->single_batch && !ended;
-   int64_t id = 0;
    if (keep) {
       pthread_mutex_lock(&registry->lock);
-      id = cursor_new_id(registry);
-      cursor->id = id;
+      cursor->id = cursor_new_id(registry);
       cursor->last_used_us = duet_cursor_now_us();
       cursor->next = registry->head;
       registry->head = cursor;
       registry->open_count++;
       registry->total_opened++;
-      /* the reply is built under the lock: a concurrent getMore cannot know the id yet, and
+      /* the reply is finished under the lock: a concurrent getMore cannot know the id yet, and
        * killCursors on it would have to guess it */
-      cursor_append_reply(cursor, "firstBatch", &batch, id, reply);
+      cursor_reply_end(cursor, cursor->id, reply, &open);
       pthread_mutex_unlock(&registry->lock);
    } else {
-      cursor_append_reply(cursor, "firstBatch", &batch, 0, reply);
+      cursor_reply_end(cursor, 0, reply, &open);
       cursor_free(cursor);
    }
-   bson_destroy(&batch);
    return true;
 }
 
@@ -254,12 +273,13 @@ bool duet_cursor_get_more(duet_cursor_registry_t *registry, int64_t id, const ch
 
    int64_t deadline = duet_cursor_now_us() +
                       (max_await_ms < 0 ? DUET_CURSOR_DEFAULT_AWAIT_MS : max_await_ms) * 1000;
-   bson_t batch = BSON_INITIALIZER;
+   cursor_reply_t open;
+   cursor_reply_begin(reply, "nextBatch", &open);
    bool ended = false;
    bool ok = true;
    for (;;) {
-      int64_t count = 0;
-      ok = cursor_fill(cursor, batch_size > 0 ? batch_size : -1, &batch, &ended, &count, error);
+      int64_t count = 0; /* a retry after a wait starts on an empty batch */
+      ok = cursor_fill(cursor, batch_size > 0 ? batch_size : -1, &open.batch, &ended, &count, error);
       if (!ok || count > 0 || ended || !cursor->await_data || !cursor->source.ops->wait) {
          break;
       }
@@ -273,7 +293,9 @@ bool duet_cursor_get_more(duet_cursor_registry_t *registry, int64_t id, const ch
    cursor->in_use = false;
    bool close = !ok || cursor->killed || ended;
    if (ok) {
-      cursor_append_reply(cursor, "nextBatch", &batch, close ? 0 : cursor->id, reply);
+      cursor_reply_end(cursor, close ? 0 : cursor->id, reply, &open);
+   } else {
+      cursor_reply_abandon(reply, &open);
    }
    if (close) {
       cursor_unlink(registry, cursor);
@@ -284,7 +306,6 @@ bool duet_cursor_get_more(duet_cursor_registry_t *registry, int64_t id, const ch
    if (close) {
       cursor_free(cursor);
    }
-   bson_destroy(&batch);
    return ok;
 }
 
@@ -403,30 +424,31 @@ size_t duet_cursor_reap(duet_cursor_registry_t *registry, int64_t now_us)
 /* ---- array source ------------------------------------------------------------ */
 
 typedef struct cursor_array_state {
-   bson_t **documents; /* owned */
+   bson_t **documents; /* owned; entries before `position` - 1 are already destroyed (NULL) */
    size_t count;
    size_t position;
 } cursor_array_state_t;
 
-static duet_cursor_step_t cursor_array_next(void *state, bson_t *doc, duet_error_t *error)
+static duet_cursor_step_t cursor_array_next(void *state, const bson_t **doc, duet_error_t *error)
 {
    (void)error;
    cursor_array_state_t *array = state;
+   if (array->position > 0 && array->documents[array->position - 1]) {
+      bson_destroy(array->documents[array->position - 1]); /* the batch has copied it */
+      array->documents[array->position - 1] = NULL;
+   }
    if (array->position == array->count) {
       return DUET_CURSOR_STEP_END;
    }
-   bson_copy_to(array->documents[array->position], doc);
-   bson_destroy(array->documents[array->position]);
-   array->documents[array->position] = NULL;
-   array->position++;
+   *doc = array->documents[array->position++];
    return DUET_CURSOR_STEP_DOC;
 }
 
 static void cursor_array_destroy(void *state)
 {
    cursor_array_state_t *array = state;
-   for (size_t i = array->position; i < array->count; i++) {
-      bson_destroy(array->documents[i]);
+   for (size_t i = array->position > 0 ? array->position - 1 : 0; i < array->count; i++) {
+      bson_destroy(array->documents[i]); /* NULL-safe */
    }
    bson_free(array->documents);
    bson_free(array);

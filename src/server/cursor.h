@@ -30,15 +30,16 @@
 #define DUET_CURSOR_DEFAULT_AWAIT_MS 1000
 
 typedef enum duet_cursor_step {
-   DUET_CURSOR_STEP_DOC,      /* a document was produced into *doc (caller destroys it) */
+   DUET_CURSOR_STEP_DOC,      /* *doc points to the next document (owned by the source) */
    DUET_CURSOR_STEP_END,      /* the source is exhausted for good */
    DUET_CURSOR_STEP_NONE_YET, /* tailable: nothing now, more may come later */
    DUET_CURSOR_STEP_ERROR,    /* `error` is set; the cursor is closed */
 } duet_cursor_step_t;
 
 typedef struct duet_cursor_source_ops {
-   /* Produces the next document.  On DOC, `doc` is initialized by the callee and owned by the caller. */
-   duet_cursor_step_t (*next)(void *state, bson_t *doc, duet_error_t *error);
+   /* Produces the next document.  On DOC, *doc is borrowed from the source and stays valid until
+    * the next call of next() or destroy(): a batch copies it once, straight into the reply. */
+   duet_cursor_step_t (*next)(void *state, const bson_t **doc, duet_error_t *error);
    /* Optional (tailable awaitData sources): blocks until more may be available or until
     * `deadline_us` (monotonic microseconds, duet_cursor_now_us) passes. */
    void (*wait)(void *state, int64_t deadline_us);

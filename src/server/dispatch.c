@@ -284,7 +284,6 @@ void duet_command_dispatch(duet_server_t *server, duet_conn_t *conn, const bson_
                                   &replayed, &error);
    }
    if (!replayed) {
-      bson_init(reply);
       if (ok) {
          ok = ctx.entry->handler(&ctx, reply, &error);
       }
@@ -298,8 +297,7 @@ void duet_command_dispatch(duet_server_t *server, duet_conn_t *conn, const bson_
    if (ok) {
       BSON_APPEND_DOUBLE(reply, "ok", 1.0);
    } else {
-      bson_destroy(reply);
-      duet_reply_error(&error, reply);
+      duet_reply_error(&error, reply); /* drops what the handler wrote */
    }
    duet_reply_append_cluster_time(server, reply);
 

@@ -125,7 +125,8 @@ bool duet_lsid_retry_lookup(duet_lsid_registry_t *registry, const uint8_t lsid[1
                         (long long)txn_number, (long long)session->txn_number);
          ok = false;
       } else if (txn_number == session->txn_number && strcmp(command, session->command) == 0) {
-         bson_copy_to(session->reply, reply);
+         bson_reinit(reply);
+         bson_concat(reply, session->reply);
          *found = true;
       }
    }

@@ -46,8 +46,8 @@ size_t duet_lsid_reap(duet_lsid_registry_t *registry, int64_t now_us, int64_t ti
  * txnNumber, so a driver's retry of that same write gets the first outcome
  * instead of running twice.
  *
- * lookup: *found true with *reply initialized (a copy, caller destroys) when
- * (lsid, txn_number, command) matches the recorded write; fails with 225
+ * lookup: *found true with the recorded reply copied into `reply` (initialized by
+ * the caller, whatever it held replaced) when (lsid, txn_number, command) matches the recorded write; fails with 225
  * TransactionTooOld when a newer txnNumber was already recorded.
  * record: keeps a copy of `reply` (borrowed) for (lsid, txn_number, command).
  */

@@ -73,6 +73,8 @@ typedef struct query_source {
    duet_query_storage_t *storage;   /* owned, may be NULL; destroyed after pipeline */
    duet_pipeline_cursor_t *running; /* owned */
    duet_projection_t *projection;   /* owned, may be NULL */
+   bson_t projected;                /* the last projected document handed out (valid when has_projected) */
+   bool has_projected;
    int64_t budget_us;               /* execution time left; -1 = unlimited */
 } query_source_t;
 
@@ -86,9 +88,13 @@ static bool query_pull(void *context, const bson_t **doc, duet_error_t *error)
    return duet_store_cursor_next(query->scan, doc, error);
 }
 
-static duet_cursor_step_t query_next(void *state, bson_t *doc, duet_error_t *error)
+static duet_cursor_step_t query_next(void *state, const bson_t **doc, duet_error_t *error)
 {
    query_source_t *query = state;
+   if (query->has_projected) {
+      bson_destroy(&query->projected);
+      query->has_projected = false;
+   }
    const bson_t *next = NULL;
    int64_t start = query->budget_us >= 0 ? duet_cursor_now_us() : 0;
    bool ok = duet_pipeline_next(query->running, &next, error);
@@ -106,20 +112,25 @@ static duet_cursor_step_t query_next(void *state, bson_t *doc, duet_error_t *err
    if (!next) {
       return DUET_CURSOR_STEP_END;
    }
-   if (query->projection) {
-      if (!duet_projection_apply(query->projection, next, NULL, doc, error)) {
-         bson_destroy(doc);
-         return DUET_CURSOR_STEP_ERROR;
-      }
-   } else {
-      bson_copy_to(next, doc);
+   if (!query->projection) {
+      *doc = next; /* the pipeline's (or the store's) document, valid until the next pull */
+      return DUET_CURSOR_STEP_DOC;
    }
+   if (!duet_projection_apply(query->projection, next, NULL, &query->projected, error)) {
+      bson_destroy(&query->projected);
+      return DUET_CURSOR_STEP_ERROR;
+   }
+   query->has_projected = true;
+   *doc = &query->projected;
    return DUET_CURSOR_STEP_DOC;
 }
 
 static void query_destroy(void *state)
 {
    query_source_t *query = state;
+   if (query->has_projected) {
+      bson_destroy(&query->projected);
+   }
    if (query->running) {
       duet_pipeline_close(query->running);
    }

@@ -9,7 +9,7 @@
 
 void duet_reply_error(const duet_error_t *error, bson_t *reply)
 {
-   bson_init(reply);
+   bson_reinit(reply);
    int32_t code = error->code ? error->code : DUET_ERR_INTERNAL;
    char name_buffer[32];
    BSON_APPEND_DOUBLE(reply, "ok", 0.0);

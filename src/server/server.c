@@ -305,27 +305,55 @@ void duet_server_request_stop(duet_server_t *server)
 
 /* ---- frames ------------------------------------------------------------------------ */
 
+/*
+ * A new empty reply: built in the connection's reusable buffer when there is a connection,
+ * else in its own allocation.  Destroyed by server_reply_frame.
+ */
+static bson_t *server_reply_new(duet_conn_t *conn)
+{
+   if (!conn) {
+      return bson_new();
+   }
+   if (conn->reply_buffer) {
+      static const uint8_t empty[5] = {5, 0, 0, 0, 0};
+      memcpy(conn->reply_buffer, empty, sizeof empty); /* bson_new_from_buffer reads what is there */
+   }
+   return bson_new_from_buffer(&conn->reply_buffer, &conn->reply_capacity, NULL, NULL);
+}
+
+/* Frames `body` (from server_reply_new, destroyed here) as the reply to `request`. */
+static void server_reply_frame(duet_server_t *server, duet_conn_t *conn, const duet_wire_request_t *request,
+                               bson_t *body, duet_wire_buffer_t *reply)
+{
+   int32_t id = __atomic_add_fetch(&server->next_reply_id, 1, __ATOMIC_RELAXED);
+   uint32_t length = body->len;
+   if (conn) {
+      bson_destroy(body); /* the bytes stay in conn->reply_buffer (possibly moved by growth) */
+      duet_wire_encode_reply(request, id, conn->reply_buffer, length, false, reply);
+   } else {
+      uint8_t *data = bson_destroy_with_steal(body, true, &length);
+      duet_wire_encode_reply(request, id, data, length, true, reply);
+   }
+}
+
 void duet_server_handle_frame(duet_server_t *server, duet_conn_t *conn, const uint8_t *data, size_t length,
                               duet_wire_buffer_t *reply, bool *close)
 {
-   reply->data = NULL;
-   reply->length = 0;
+   *reply = (duet_wire_buffer_t)DUET_WIRE_BUFFER_INIT;
    *close = false;
    __atomic_add_fetch(&server->requests, 1, __ATOMIC_RELAXED);
    duet_wire_request_t request;
    duet_error_t error = DUET_ERROR_INIT;
-   bson_t body;
    if (!duet_wire_decode(data, length, &request, &error)) {
       int32_t op = request.header.op_code;
       if (op != DUET_WIRE_OP_MSG && op != DUET_WIRE_OP_QUERY) {
          /* no reply format we could use: drop this client only */
          *close = true;
       } else if (!request.more_to_come) {
-         duet_reply_error(&error, &body);
-         duet_reply_append_cluster_time(server, &body);
-         int32_t id = __atomic_add_fetch(&server->next_reply_id, 1, __ATOMIC_RELAXED);
-         duet_wire_encode_reply(&request, id, &body, reply);
-         bson_destroy(&body);
+         bson_t *body = server_reply_new(conn);
+         duet_reply_error(&error, body);
+         duet_reply_append_cluster_time(server, body);
+         server_reply_frame(server, conn, &request, body, reply);
       }
       if (conn) {
          bson_t attr = BSON_INITIALIZER;
@@ -340,12 +368,13 @@ void duet_server_handle_frame(duet_server_t *server, duet_conn_t *conn, const ui
       duet_error_clear(&error);
       return;
    }
-   duet_command_dispatch(server, conn, &request.command, request.is_legacy_query, &body);
+   bson_t *body = server_reply_new(conn);
+   duet_command_dispatch(server, conn, &request.command, request.is_legacy_query, body);
    if (!request.more_to_come) {
-      int32_t id = __atomic_add_fetch(&server->next_reply_id, 1, __ATOMIC_RELAXED);
-      duet_wire_encode_reply(&request, id, &body, reply);
+      server_reply_frame(server, conn, &request, body, reply);
+   } else {
+      bson_destroy(body);
    }
-   bson_destroy(&body);
    duet_wire_request_destroy(&request);
 }
 
@@ -392,6 +421,7 @@ static void *server_conn_thread(void *arg)
    __atomic_sub_fetch(&server->connections_current, 1, __ATOMIC_RELAXED);
    pthread_cond_broadcast(&server->conns_cond); /* shutdown waits for the list to drain */
    pthread_mutex_unlock(&server->conns_lock);
+   bson_free(conn->reply_buffer);
    bson_free(conn);
    return NULL;
 }

@@ -112,6 +112,10 @@ struct duet_conn {
    char ctx[32];           /* log context, "conn<id>" */
    bool handshake_done;    /* the client metadata document was received */
    bool closing;           /* stop after the current reply */
+   uint8_t *reply_buffer;  /* owned: replies are built here and sent from here, reused from one
+                            * request to the next (a getMore of 16 MiB grows it once, not every
+                            * batch); freed by duet_conn_release_buffer when idle or at the end */
+   size_t reply_capacity;
    pthread_t thread;
    duet_conn_t *next;      /* server->conns list */
 };
@@ -136,7 +140,9 @@ void duet_server_destroy(duet_server_t *server);
 /*
  * Handles one complete frame from `conn` (`length` bytes, header included).
  * On return `reply` holds the bytes to send (length 0: send nothing, e.g. for
- * moreToCome) and must be released with duet_wire_buffer_destroy.  *close is
+ * moreToCome) and must be released with duet_wire_buffer_destroy; its body lies in
+ * conn->reply_buffer (valid until the next frame of that connection) or, without a
+ * connection, in its own allocation.  *close is
  * set when the connection must be closed after sending (unrecoverable input).
  */
 void duet_server_handle_frame(duet_server_t *server, duet_conn_t *conn, const uint8_t *data, size_t length,

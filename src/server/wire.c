@@ -359,45 +359,45 @@ void duet_wire_request_destroy(duet_wire_request_t *request)
 
 /* ---- encoding --------------------------------------------------------------- */
 
-void duet_wire_encode_reply(const duet_wire_request_t *request, int32_t reply_request_id, const bson_t *body,
-                            duet_wire_buffer_t *out)
+void duet_wire_encode_reply(const duet_wire_request_t *request, int32_t reply_request_id, uint8_t *body,
+                            size_t body_length, bool owned, duet_wire_buffer_t *out)
 {
-   size_t body_length = body->len;
-   size_t length;
-   if (request->is_legacy_query) {
-      length = DUET_WIRE_HEADER_SIZE + 4 + 8 + 4 + 4 + body_length;
-   } else {
-      length = DUET_WIRE_HEADER_SIZE + 4 + 1 + body_length;
-   }
-   uint8_t *data = bson_malloc(length);
-   duet_wire_put_int32(data, (int32_t)length);
-   duet_wire_put_int32(data + 4, reply_request_id);
-   duet_wire_put_int32(data + 8, request->header.request_id);
+   out->body = body;
+   out->body_length = body_length;
+   out->body_owned = owned;
+   uint8_t *head = out->head;
    size_t offset = DUET_WIRE_HEADER_SIZE;
+   duet_wire_put_int32(head + 4, reply_request_id);
+   duet_wire_put_int32(head + 8, request->header.request_id);
    if (request->is_legacy_query) {
-      duet_wire_put_int32(data + 12, DUET_WIRE_OP_REPLY);
-      duet_wire_put_int32(data + offset, 0); /* responseFlags */
+      duet_wire_put_int32(head + 12, DUET_WIRE_OP_REPLY);
+      duet_wire_put_int32(head + offset, 0); /* responseFlags */
       offset += 4;
-      memset(data + offset, 0, 8); /* cursorID */
+      memset(head + offset, 0, 8); /* cursorID */
       offset += 8;
-      duet_wire_put_int32(data + offset, 0); /* startingFrom */
+      duet_wire_put_int32(head + offset, 0); /* startingFrom */
       offset += 4;
-      duet_wire_put_int32(data + offset, 1); /* numberReturned */
+      duet_wire_put_int32(head + offset, 1); /* numberReturned */
       offset += 4;
    } else {
-      duet_wire_put_int32(data + 12, DUET_WIRE_OP_MSG);
-      duet_wire_put_int32(data + offset, 0); /* flagBits: no checksum, no moreToCome */
+      duet_wire_put_int32(head + 12, DUET_WIRE_OP_MSG);
+      duet_wire_put_int32(head + offset, 0); /* flagBits: no checksum, no moreToCome */
       offset += 4;
-      data[offset++] = 0; /* one kind-0 section */
+      head[offset++] = 0; /* one kind-0 section */
    }
-   memcpy(data + offset, bson_get_data(body), body_length);
-   out->data = data;
-   out->length = length;
+   out->head_length = offset;
+   out->length = offset + out->body_length;
+   duet_wire_put_int32(head, (int32_t)out->length);
 }
 
 void duet_wire_buffer_destroy(duet_wire_buffer_t *buffer)
 {
-   bson_free(buffer->data);
-   buffer->data = NULL;
+   if (buffer->body_owned) {
+      bson_free(buffer->body);
+   }
+   buffer->body_owned = false;
+   buffer->body = NULL;
+   buffer->body_length = 0;
+   buffer->head_length = 0;
    buffer->length = 0;
 }

@@ -81,17 +81,28 @@ bool duet_wire_decode(const uint8_t *data, size_t length, duet_wire_request_t *r
 void duet_wire_request_destroy(duet_wire_request_t *request);
 
 /*
- * Encodes a reply to `request` into `out` (initialized by the callee; the
- * caller releases it with duet_wire_buffer_destroy).  OP_MSG requests get OP_MSG with flagBits 0 and one kind-0 section; OP_QUERY
- * requests get OP_REPLY (flags 0, cursorID 0, startingFrom 0, numberReturned 1).
+ * Frames body[0 .. body_length) as the reply to `request` in `out`: the frame is
+ * head[0 .. head_length) followed by the body, which is not copied.  With `owned` the body
+ * (bson_malloc'ed) passes to `out` and duet_wire_buffer_destroy frees it; otherwise it is
+ * borrowed and must stay until the reply is sent.  OP_MSG requests get OP_MSG with flagBits 0
+ * and one kind-0 section; OP_QUERY requests get OP_REPLY (flags 0, cursorID 0, startingFrom 0,
+ * numberReturned 1).
  */
+#define DUET_WIRE_REPLY_HEAD_MAX (DUET_WIRE_HEADER_SIZE + 20)
+
 typedef struct duet_wire_buffer {
-   uint8_t *data; /* owned, bson_malloc'ed */
-   size_t length;
+   uint8_t head[DUET_WIRE_REPLY_HEAD_MAX]; /* the message header and the opcode's fields */
+   size_t head_length;
+   uint8_t *body; /* NULL when there is no reply */
+   size_t body_length;
+   bool body_owned; /* body is freed by duet_wire_buffer_destroy */
+   size_t length;   /* head_length + body_length: the messageLength; 0 when there is no reply */
 } duet_wire_buffer_t;
 
-void duet_wire_encode_reply(const duet_wire_request_t *request, int32_t reply_request_id, const bson_t *body,
-                            duet_wire_buffer_t *out);
+#define DUET_WIRE_BUFFER_INIT {{0}, 0, NULL, 0, false, 0}
+
+void duet_wire_encode_reply(const duet_wire_request_t *request, int32_t reply_request_id, uint8_t *body,
+                            size_t body_length, bool owned, duet_wire_buffer_t *out);
 
 void duet_wire_buffer_destroy(duet_wire_buffer_t *buffer);
 

@@ -223,9 +223,10 @@ typedef struct tail_state {
    int64_t available; /* documents pushed */
    int64_t consumed;
    bool fail;
+   bson_t current; /* the document handed out last (borrowed by the registry until the next call) */
 } tail_state_t;
 
-static duet_cursor_step_t tail_next(void *state, bson_t *doc, duet_error_t *error)
+static duet_cursor_step_t tail_next(void *state, const bson_t **doc, duet_error_t *error)
 {
    tail_state_t *tail = state;
    pthread_mutex_lock(&tail->lock);
@@ -234,8 +235,9 @@ static duet_cursor_step_t tail_next(void *state, bson_t *doc, duet_error_t *erro
       duet_error_set(error, DUET_ERR_CHANGE_STREAM_HISTORY_LOST, "history lost");
       step = DUET_CURSOR_STEP_ERROR;
    } else if (tail->consumed < tail->available) {
-      bson_init(doc);
-      BSON_APPEND_INT64(doc, "i", tail->consumed++);
+      bson_reinit(&tail->current);
+      BSON_APPEND_INT64(&tail->current, "i", tail->consumed++);
+      *doc = &tail->current;
       step = DUET_CURSOR_STEP_DOC;
    }
    pthread_mutex_unlock(&tail->lock);
@@ -305,7 +307,7 @@ static void *get_more_thread(void *arg)
 static void test_tailable_await(void **state)
 {
    (void)state;
-   tail_state_t tail = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false};
+   tail_state_t tail = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false, BSON_INITIALIZER};
    duet_cursor_registry_t registry;
    duet_cursor_registry_init(&registry, DUET_CURSOR_DEFAULT_TIMEOUT_MS);
    duet_error_t error = DUET_ERROR_INIT;
@@ -358,6 +360,7 @@ static void test_tailable_await(void **state)
    assert_int_equal(failing.code, DUET_ERR_CHANGE_STREAM_HISTORY_LOST);
    assert_int_equal(registry.open_count, 0);
    bson_destroy(&reply);
+   bson_destroy(&tail.current);
    duet_error_clear(&error);
    duet_cursor_registry_destroy(&registry);
 }
