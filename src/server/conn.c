@@ -88,7 +88,7 @@ static bool conn_write_reply(int fd, const duet_wire_buffer_t *reply)
  * CONN_BUFFER_IDLE_MS: a cursor read in 16 MiB batches keeps one buffer, an idle connection
  * keeps none. */
 #define CONN_BUFFER_KEEP (1024 * 1024)
-#define CONN_BUFFER_IDLE_MS 1000
+#define CONN_BUFFER_IDLE_MS 5000
 
 static void conn_release_idle_buffer(duet_conn_t *conn)
 {

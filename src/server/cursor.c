@@ -153,7 +153,8 @@ static bool cursor_fill(duet_cursor_t *cursor, int64_t limit, bson_t *array, boo
          break;
       }
       char key_buffer[11];
-      bson_append_document(array, cursor_array_key((uint32_t)count, key_buffer), -1, doc);
+      const char *key = cursor_array_key((uint32_t)count, key_buffer);
+      bson_append_document(array, key, (int)(key_buffer + 10 - key), doc);
       bytes += doc->len;
       count++;
       if (pending) {
