@@ -6,6 +6,7 @@
 
 #include <duet/store_ops.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 struct duet_query_storage {
@@ -143,14 +144,19 @@ static void query_destroy(void *state)
    if (query->owns_session) {
       duet_server_session_release(query->server, query->session);
    }
-   bson_free(query);
+   free(query); /* from aligned_alloc */
 }
 
 static const duet_cursor_source_ops_t query_ops = {query_next, NULL, NULL, query_destroy};
 
 bool duet_query_open(duet_server_t *server, duet_query_spec_t *spec, duet_cursor_source_t *source, duet_error_t *error)
 {
-   query_source_t *query = bson_malloc0(sizeof *query);
+   /* aligned_alloc, not bson_malloc: the embedded bson_t needs its 128-byte alignment */
+   query_source_t *query = aligned_alloc(_Alignof(query_source_t), sizeof *query);
+   if (!query) {
+      abort(); /* out of memory: what bson_malloc does too */
+   }
+   memset(query, 0, sizeof *query);
    query->server = server;
    query->pipeline = spec->pipeline;
    query->projection = spec->projection;
