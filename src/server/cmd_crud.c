@@ -6,6 +6,7 @@
  * ($match, $sort, $skip, $limit) and the find projection into a cursor.
  */
 #include "server/command.h"
+#include "server/retry.h"
 #include "server/query.h"
 
 #include <duet/mql_match.h>
@@ -137,6 +138,13 @@ bool duet_cmd_insert(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
       }
       index++;
    }
+   if (ok) { /* the reply before the commit: a retryable write's record commits with the write */
+      BSON_APPEND_INT32(reply, "n", inserted);
+      if (error_count > 0) {
+         BSON_APPEND_ARRAY(reply, "writeErrors", &write_errors);
+      }
+      ok = duet_retry_persist(ctx, session, reply, error);
+   }
    if (ok) {
       ok = duet_session_commit(session, error);
    } else {
@@ -144,10 +152,6 @@ bool duet_cmd_insert(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
    }
    if (ok) {
       __atomic_add_fetch(&ctx->server->op_insert, inserted, __ATOMIC_RELAXED);
-      BSON_APPEND_INT32(reply, "n", inserted);
-      if (error_count > 0) {
-         BSON_APPEND_ARRAY(reply, "writeErrors", &write_errors);
-      }
    }
    bson_destroy(&write_errors);
    duet_server_session_release(ctx->server, session);

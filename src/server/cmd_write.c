@@ -7,6 +7,7 @@
  * output while scanning.
  */
 #include "server/command.h"
+#include "server/retry.h"
 #include "server/query.h"
 
 #include <duet/mql_match.h>
@@ -325,10 +326,7 @@ bool duet_cmd_update(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
       }
       index++;
    }
-   ok = ok && duet_session_commit(session, error);
-   duet_server_session_release(ctx->server, session);
-   if (ok) {
-      __atomic_add_fetch(&ctx->server->op_update, index, __ATOMIC_RELAXED);
+   if (ok) { /* the reply before the commit: a retryable write's record commits with the write */
       BSON_APPEND_INT32(reply, "n", (int32_t)n);
       BSON_APPEND_INT32(reply, "nModified", (int32_t)modified);
       if (upserted_count) {
@@ -337,6 +335,12 @@ bool duet_cmd_update(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
       if (error_count) {
          BSON_APPEND_ARRAY(reply, "writeErrors", &write_errors);
       }
+      ok = duet_retry_persist(ctx, session, reply, error);
+   }
+   ok = ok && duet_session_commit(session, error);
+   duet_server_session_release(ctx->server, session);
+   if (ok) {
+      __atomic_add_fetch(&ctx->server->op_update, index, __ATOMIC_RELAXED);
    }
    bson_destroy(&write_errors);
    bson_destroy(&upserted);
@@ -451,14 +455,17 @@ bool duet_cmd_delete(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error
       }
       index++;
    }
-   ok = ok && duet_session_commit(session, error);
-   duet_server_session_release(ctx->server, session);
-   if (ok) {
-      __atomic_add_fetch(&ctx->server->op_delete, index, __ATOMIC_RELAXED);
+   if (ok) { /* the reply before the commit: a retryable write's record commits with the write */
       BSON_APPEND_INT32(reply, "n", (int32_t)n);
       if (error_count) {
          BSON_APPEND_ARRAY(reply, "writeErrors", &write_errors);
       }
+      ok = duet_retry_persist(ctx, session, reply, error);
+   }
+   ok = ok && duet_session_commit(session, error);
+   duet_server_session_release(ctx->server, session);
+   if (ok) {
+      __atomic_add_fetch(&ctx->server->op_delete, index, __ATOMIC_RELAXED);
    }
    bson_destroy(&write_errors);
    return ok;
@@ -599,19 +606,16 @@ bool duet_cmd_find_and_modify(duet_command_ctx_t *ctx, bson_t *reply, duet_error
       }
       bson_destroy(&new_doc);
    }
-   ok = ok && duet_session_commit(session, error);
-   duet_server_session_release(ctx->server, session);
    bool matched = matches.count > 0;
    write_matches_clear(&matches);
-   if (ok && has_value && projection) {
+   if (ok && has_value && projection) { /* a projection that fails leaves the document as it was */
       bson_t projected;
       ok = duet_projection_apply(projection, &value, NULL, &projected, error);
       bson_reinit(&value);
       bson_concat(&value, &projected); /* (a bson_t may not be copied by assignment) */
       bson_destroy(&projected);
    }
-   if (ok) {
-      __atomic_add_fetch(remove ? &ctx->server->op_delete : &ctx->server->op_update, 1, __ATOMIC_RELAXED);
+   if (ok) { /* the reply before the commit: a retryable write's record commits with the write */
       bson_t last_error;
       bson_append_document_begin(reply, "lastErrorObject", -1, &last_error);
       BSON_APPEND_INT32(&last_error, "n", (matched || upserted) ? 1 : 0);
@@ -627,6 +631,12 @@ bool duet_cmd_find_and_modify(duet_command_ctx_t *ctx, bson_t *reply, duet_error
       } else {
          BSON_APPEND_NULL(reply, "value");
       }
+      ok = duet_retry_persist(ctx, session, reply, error);
+   }
+   ok = ok && duet_session_commit(session, error);
+   duet_server_session_release(ctx->server, session);
+   if (ok) {
+      __atomic_add_fetch(remove ? &ctx->server->op_delete : &ctx->server->op_update, 1, __ATOMIC_RELAXED);
    }
    if (upserted) {
       bson_value_destroy(&upserted_id);

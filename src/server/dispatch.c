@@ -6,6 +6,7 @@
  * slow-operation log line.
  */
 #include "server/command.h"
+#include "server/retry.h"
 
 #include <string.h>
 
@@ -280,8 +281,7 @@ void duet_command_dispatch(duet_server_t *server, duet_conn_t *conn, const bson_
    bool retryable = ok && (ctx.entry->flags & DUET_CMD_WRITE) && ctx.args.has_lsid && ctx.args.has_txn_number;
    bool replayed = false;
    if (retryable) {
-      ok = duet_lsid_retry_lookup(&server->sessions, ctx.args.lsid, ctx.args.txn_number, ctx.entry->name, reply,
-                                  &replayed, &error);
+      ok = duet_retry_lookup(&ctx, reply, &replayed, &error);
    }
    if (!replayed) {
       if (ok) {

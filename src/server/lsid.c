@@ -111,13 +111,15 @@ size_t duet_lsid_reap(duet_lsid_registry_t *registry, int64_t now_us, int64_t ti
 }
 
 bool duet_lsid_retry_lookup(duet_lsid_registry_t *registry, const uint8_t lsid[16], int64_t txn_number,
-                            const char *command, bson_t *reply, bool *found, duet_error_t *error)
+                            const char *command, bson_t *reply, bool *found, bool *known, duet_error_t *error)
 {
    *found = false;
+   *known = false;
    bool ok = true;
    pthread_mutex_lock(&registry->lock);
    duet_lsid_session_t *session = session_find(registry, lsid);
    if (session && session->has_write) {
+      *known = true;
       if (txn_number < session->txn_number) {
          duet_error_set(error, DUET_ERR_TRANSACTION_TOO_OLD,
                         "Retryable write with txnNumber %lld is prohibited on session because a newer retryable "

@@ -47,12 +47,14 @@ size_t duet_lsid_reap(duet_lsid_registry_t *registry, int64_t now_us, int64_t ti
  * instead of running twice.
  *
  * lookup: *found true with the recorded reply copied into `reply` (initialized by
- * the caller, whatever it held replaced) when (lsid, txn_number, command) matches the recorded write; fails with 225
+ * the caller, whatever it held replaced) when (lsid, txn_number, command) matches the recorded write;
+ * *known true when this registry holds a write record for lsid at all (else the durable record in
+ * the store, duet/store_retry.h, decides: after a restart the registry starts empty); fails with 225
  * TransactionTooOld when a newer txnNumber was already recorded.
  * record: keeps a copy of `reply` (borrowed) for (lsid, txn_number, command).
  */
 bool duet_lsid_retry_lookup(duet_lsid_registry_t *registry, const uint8_t lsid[16], int64_t txn_number,
-                            const char *command, bson_t *reply, bool *found, duet_error_t *error);
+                            const char *command, bson_t *reply, bool *found, bool *known, duet_error_t *error);
 void duet_lsid_retry_record(duet_lsid_registry_t *registry, const uint8_t lsid[16], int64_t txn_number,
                             const char *command, const bson_t *reply);
 

@@ -9,6 +9,7 @@
 
 #include "server/command.h"
 #include "server/conn.h"
+#include "server/retry.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -488,10 +489,12 @@ static void server_accept(duet_server_t *server, int listen_fd)
    bson_destroy(&log_attr);
 }
 
-/* Closes idle cursors and expired sessions once a second until shutdown. */
+/* Closes idle cursors and expired sessions once a second, and drops old retryable-write records
+ * once a minute, until shutdown. */
 static void *server_reaper_thread(void *arg)
 {
    duet_server_t *server = arg;
+   int64_t next_retry_prune_us = 0;
    pthread_mutex_lock(&server->reaper_lock);
    while (!__atomic_load_n(&server->stopping, __ATOMIC_ACQUIRE)) {
       struct timespec until;
@@ -506,6 +509,10 @@ static void *server_reaper_thread(void *arg)
                                    expired, 64);
       for (size_t i = 0; i < n; i++) {
          duet_cursor_kill_session(&server->cursors, expired[i]);
+      }
+      if (now >= next_retry_prune_us) { /* durable retryable-write records past the session timeout */
+         duet_retry_prune(server);
+         next_retry_prune_us = now + 60 * 1000000;
       }
       pthread_mutex_lock(&server->reaper_lock);
    }

@@ -23,6 +23,8 @@ static const char *schema_sql =
    "  size INTEGER NOT NULL);"
    "CREATE TABLE IF NOT EXISTS duet_partner_links(name TEXT PRIMARY KEY, doc BLOB NOT NULL) WITHOUT ROWID;"
    "CREATE TABLE IF NOT EXISTS duet_migration_progress(name TEXT PRIMARY KEY, doc BLOB NOT NULL) WITHOUT ROWID;"
+   "CREATE TABLE IF NOT EXISTS duet_retryable_writes(lsid BLOB PRIMARY KEY, txn_number INTEGER NOT NULL,"
+   "  command TEXT NOT NULL, reply BLOB NOT NULL, written_ms INTEGER NOT NULL) WITHOUT ROWID;"
    "INSERT OR IGNORE INTO duet_meta(key, value) VALUES('format_version', 1);"
    "INSERT OR IGNORE INTO duet_meta(key, value) VALUES('changelog_horizon', 0);"
    "INSERT OR IGNORE INTO duet_meta(key, value) VALUES('changelog_bytes', 0);";

@@ -155,15 +155,57 @@ class WriteTest(unittest.TestCase):
         self.assertEqual((inserted["n"], retried["n"]), (1, 1))
         self.assertNotIn("writeErrors", retried)
 
-    def raw(self, command):
+    def raw(self, command, duetd=None):
         """Sends `command` over a raw socket (pymongo would replace lsid and txnNumber)."""
         import socket
         from duetd_fixture import op_msg, read_reply
         command = dict(command)
         command["$db"] = "writes"
-        with socket.create_connection(("127.0.0.1", self.duetd.port), timeout=10) as sock:
+        with socket.create_connection(("127.0.0.1", (duetd or self.duetd).port), timeout=10) as sock:
             sock.sendall(op_msg(1, command))
             return read_reply(sock)[1]
+
+    def test_retried_write_after_restart(self):
+        # the reply is lost and duetd goes down (cleanly, or killed -9 right after acknowledging):
+        # the driver's retry on the restarted server gets the first outcome, not a second run
+        import uuid
+        from bson.int64 import Int64
+        duetd = Duetd().start()
+        try:
+            lsid = {"id": bson.Binary(uuid.uuid4().bytes, 4)}
+            writes = [
+                ({"insert": "r", "documents": [{"_id": 1, "n": 0}, {"_id": 2, "n": 0}]}, {"n": 2}),
+                ({"update": "r", "updates": [{"q": {"_id": 1}, "u": {"$inc": {"n": 10}}},
+                                             {"q": {"_id": 3}, "u": {"$set": {"n": 3}}, "upsert": True}]},
+                 {"n": 2, "nModified": 1, "upserted": [{"index": 1, "_id": 3}]}),
+                ({"findAndModify": "r", "query": {"_id": 2}, "update": {"$inc": {"n": 1}}, "new": True},
+                 {"lastErrorObject": {"n": 1, "updatedExisting": True}, "value": {"_id": 2, "n": 1}}),
+                ({"delete": "r", "deletes": [{"q": {"_id": 3}, "limit": 1}]}, {"n": 1}),
+            ]
+            for txn, (command, expected) in enumerate(writes, start=1):
+                command = dict(command, lsid=lsid, txnNumber=Int64(txn))
+                first = self.raw(command, duetd)
+                self.assertEqual({k: first[k] for k in expected}, expected, command)
+                if txn % 2:
+                    duetd.stop()
+                else:
+                    duetd.process.kill()  # SIGKILL: the record was committed with the write
+                    duetd.process.wait()
+                    duetd.process.stdout.close()
+                    duetd.process.stderr.close()
+                    duetd.process = None
+                duetd.start()
+                again = self.raw(command, duetd)
+                self.assertEqual({k: again[k] for k in expected}, expected, command)
+                self.assertNotIn("writeErrors", again)
+            with pymongo.MongoClient("127.0.0.1", duetd.port, serverSelectionTimeoutMS=5000) as client:
+                self.assertEqual(list(client.writes.r.find(sort=[("_id", 1)])),
+                                 [{"_id": 1, "n": 10}, {"_id": 2, "n": 1}])  # each write applied once
+            stale = self.raw(dict(writes[0][0], lsid=lsid, txnNumber=Int64(1)), duetd)
+            self.assertEqual((stale["ok"], stale["code"]), (0.0, 225))  # older than the session's newest
+            duetd.stop()
+        finally:
+            duetd.cleanup()
 
     def test_validator_applies_to_updates(self):
         self.db.create_collection("validated_" + self._testMethodName,
