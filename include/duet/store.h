@@ -303,6 +303,21 @@ typedef bool (*duet_store_change_fn)(const bson_t *event, duet_store_ts_t cluste
 bool duet_store_changelog_read(duet_session_t *session, duet_store_ts_t after, size_t limit,
                                duet_store_change_fn fn, void *context, duet_error_t *error);
 
+/*
+** The same with the events and fields of MongoDB's expanded change streams
+** (showExpandedEvents): also operationType "create" (explicit or implicit
+** creation), "createIndexes", "dropIndexes" and "modify" (collMod); every event
+** of a collection carries collectionUUID (binary subtype 4, as listCollections'
+** info.uuid; absent from events logged before duetd recorded it, and from
+** dropDatabase); operationDescription on create ({<options>, idIndex}),
+** createIndexes and dropIndexes ({indexes: [specs]}), modify (the changed
+** options) and rename ({to, dropTarget: <UUID of a dropped target>}); modify's
+** stateBeforeChange {collectionOptions: {uuid, <options>}}; and
+** updateDescription.disambiguatedPaths ({} when no path is ambiguous).
+*/
+bool duet_store_changelog_read_expanded(duet_session_t *session, duet_store_ts_t after, size_t limit,
+                                        duet_store_change_fn fn, void *context, duet_error_t *error);
+
 /* The newest cluster time written (0 when the log is empty and nothing was pruned). */
 bool duet_store_changelog_latest(duet_session_t *session, duet_store_ts_t *latest, duet_error_t *error);
 

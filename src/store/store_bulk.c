@@ -180,7 +180,7 @@ static bool row_finish(duet_session_t *session, duet_store_coll_t *coll, const b
       return false;
    }
    duet_store_change_entry_t entry = {
-       .op = "insert", .db = coll->db, .coll = coll->name, .id = &row->id, .post = row->doc};
+       .op = "insert", .db = coll->db, .coll = coll->name, .uuid = coll->uuid, .id = &row->id, .post = row->doc};
    return duet_store_changelog_append(session, &entry, error) &&
           duet_store_run_hooks(session, DUET_STORE_OP_INSERT, coll, NULL, row->doc, error);
 }

@@ -1,8 +1,10 @@
 /*
  * store_catalog.c — databases and collections: MongoDB's namespace rules (73
- * InvalidNamespace), create/drop/rename/collMod, listCollections and
- * listDatabases, the per-session catalog cache, and the durable named
- * documents of src/partner (partner links, migration progress).
+ * InvalidNamespace), create/drop/rename/collMod with their change events
+ * (create and modify with MongoDB's operationDescription, every event with the
+ * collection's UUID), listCollections and listDatabases, the per-session catalog
+ * cache, and the durable named documents of src/partner (partner links,
+ * migration progress).
  */
 #include "store/store_internal.h"
 
@@ -225,7 +227,7 @@ static bool load_coll(duet_session_t *session, const char *db, const char *name,
 {
    *out = NULL;
    sqlite3_stmt *stmt =
-      duet_store_stmt(session, "SELECT id, options FROM duet_collections WHERE db = ? AND name = ?", error);
+      duet_store_stmt(session, "SELECT id, options, uuid FROM duet_collections WHERE db = ? AND name = ?", error);
    if (!stmt) {
       return false;
    }
@@ -245,6 +247,9 @@ static bool load_coll(duet_session_t *session, const char *db, const char *name,
    coll->db = bson_strdup(db);
    coll->name = bson_strdup(name);
    snprintf(coll->table, sizeof coll->table, "c%lld", (long long)coll->id);
+   if (sqlite3_column_bytes(stmt, 2) == 16) {
+      memcpy(coll->uuid, sqlite3_column_blob(stmt, 2), 16);
+   }
    const void *blob = sqlite3_column_blob(stmt, 1);
    int blob_len = sqlite3_column_bytes(stmt, 1);
    bson_t view;
@@ -332,7 +337,24 @@ static bool create_in_txn(duet_session_t *session, const char *db, const char *n
    char sql[128];
    snprintf(sql, sizeof sql, "CREATE TABLE c%lld(k BLOB PRIMARY KEY, d BLOB NOT NULL) WITHOUT ROWID", (long long)id);
    duet_store_catalog_touch(session);
-   return duet_store_exec(session, sql, error);
+   if (!duet_store_exec(session, sql, error)) {
+      return false;
+   }
+   /* MongoDB's create event: the options as it lists them, then the _id index */
+   bson_t description = BSON_INITIALIZER, id_index, key;
+   duet_store_changelog_options(NULL, options, &description);
+   BSON_APPEND_DOCUMENT_BEGIN(&description, "idIndex", &id_index);
+   BSON_APPEND_INT32(&id_index, "v", 2);
+   BSON_APPEND_DOCUMENT_BEGIN(&id_index, "key", &key);
+   BSON_APPEND_INT32(&key, "_id", 1);
+   bson_append_document_end(&id_index, &key);
+   BSON_APPEND_UTF8(&id_index, "name", "_id_");
+   bson_append_document_end(&description, &id_index);
+   duet_store_change_entry_t entry = {
+      .op = "create", .db = db, .coll = name, .uuid = uuid, .description = &description};
+   bool ok = duet_store_changelog_append(session, &entry, error);
+   bson_destroy(&description);
+   return ok;
 }
 
 typedef struct create_args {
@@ -420,6 +442,7 @@ typedef struct drop_args {
    const char *db;
    const char *coll;
    bool *dropped;
+   uint8_t *uuid; /* may be NULL; else receives the dropped collection's UUID */
 } drop_args_t;
 
 static bool drop_work(duet_session_t *session, void *arg, duet_error_t *error)
@@ -433,12 +456,17 @@ static bool drop_work(duet_session_t *session, void *arg, duet_error_t *error)
    if (!coll) {
       return true;
    }
+   uint8_t uuid[16];
+   memcpy(uuid, coll->uuid, 16);
+   if (args->uuid) {
+      memcpy(args->uuid, uuid, 16);
+   }
    duet_store_stmt_cache_clear(session);
    if (!drop_tables(session, coll, error)) {
       return false;
    }
    duet_store_catalog_touch(session);
-   duet_store_change_entry_t entry = {.op = "drop", .db = args->db, .coll = args->coll};
+   duet_store_change_entry_t entry = {.op = "drop", .db = args->db, .coll = args->coll, .uuid = uuid};
    return duet_store_changelog_append(session, &entry, error);
 }
 
@@ -446,7 +474,7 @@ bool duet_store_drop_collection(duet_session_t *session, const char *db, const c
                                 duet_error_t *error)
 {
    bool ignored;
-   drop_args_t args = {db, coll, dropped ? dropped : &ignored};
+   drop_args_t args = {db, coll, dropped ? dropped : &ignored, NULL};
    return duet_store_in_write(session, drop_work, &args, error);
 }
 
@@ -490,7 +518,7 @@ static bool drop_database_work(duet_session_t *session, void *arg, duet_error_t 
    bool ok = true;
    for (size_t i = 0; ok && i < count; i++) {
       bool dropped;
-      drop_args_t args = {db, names[i], &dropped};
+      drop_args_t args = {db, names[i], &dropped, NULL};
       ok = drop_work(session, &args, error);
    }
    duet_store_names_free(names, count);
@@ -534,16 +562,18 @@ static bool rename_work(duet_session_t *session, void *arg, duet_error_t *error)
       return false;
    }
    int64_t source_id = source->id;
+   uint8_t source_uuid[16], target_uuid[16] = {0};
+   memcpy(source_uuid, source->uuid, 16);
    if (!duet_store_coll_lookup(session, args->to_db, args->to, &target, error)) {
       return false;
    }
+   bool dropped = false;
    if (target) {
       if (!args->drop_target) {
          duet_error_set(error, DUET_ERR_NAMESPACE_EXISTS, "target namespace exists");
          return false;
       }
-      bool dropped;
-      drop_args_t drop = {args->to_db, args->to, &dropped};
+      drop_args_t drop = {args->to_db, args->to, &dropped, target_uuid};
       if (!drop_work(session, &drop, error)) {
          return false;
       }
@@ -561,15 +591,25 @@ static bool rename_work(duet_session_t *session, void *arg, duet_error_t *error)
       return duet_store_sqlite_error(session->db, rc, "rename collection", error);
    }
    duet_store_catalog_touch(session);
-   bson_t extra = BSON_INITIALIZER;
+   bson_t extra = BSON_INITIALIZER, description = BSON_INITIALIZER;
    bson_t to;
    BSON_APPEND_DOCUMENT_BEGIN(&extra, "to", &to);
    BSON_APPEND_UTF8(&to, "db", args->to_db);
    BSON_APPEND_UTF8(&to, "coll", args->to);
    bson_append_document_end(&extra, &to);
-   duet_store_change_entry_t entry = {.op = "rename", .db = args->db, .coll = args->from, .extra = &extra};
+   bson_concat(&description, &extra); /* MongoDB's operationDescription: {to, dropTarget} */
+   if (dropped) {
+      bson_append_binary(&description, "dropTarget", -1, BSON_SUBTYPE_UUID, target_uuid, 16);
+   }
+   duet_store_change_entry_t entry = {.op = "rename",
+                                      .db = args->db,
+                                      .coll = args->from,
+                                      .uuid = source_uuid,
+                                      .extra = &extra,
+                                      .description = &description};
    bool ok = duet_store_changelog_append(session, &entry, error);
    bson_destroy(&extra);
+   bson_destroy(&description);
    return ok;
 }
 
@@ -616,7 +656,13 @@ static bool mod_work(duet_session_t *session, void *arg, duet_error_t *error)
       }
    }
    bson_concat(&merged, &checked);
-   bson_destroy(&checked);
+   /* MongoDB's modify event: the changes, and the options before them */
+   bson_t state = BSON_INITIALIZER, before;
+   BSON_APPEND_DOCUMENT_BEGIN(&state, "collectionOptions", &before);
+   duet_store_changelog_options(coll->uuid, &coll->options, &before);
+   bson_append_document_end(&state, &before);
+   uint8_t uuid[16];
+   memcpy(uuid, coll->uuid, 16);
    sqlite3_stmt *stmt = duet_store_stmt(session, "UPDATE duet_collections SET options = ? WHERE id = ?", error);
    bool ok = stmt != NULL;
    if (ok) {
@@ -628,6 +674,11 @@ static bool mod_work(duet_session_t *session, void *arg, duet_error_t *error)
    }
    bson_destroy(&merged);
    duet_store_catalog_touch(session);
+   duet_store_change_entry_t entry = {
+      .op = "modify", .db = args->db, .coll = args->coll, .uuid = uuid, .description = &checked, .state = &state};
+   ok = ok && duet_store_changelog_append(session, &entry, error);
+   bson_destroy(&checked);
+   bson_destroy(&state);
    return ok;
 }
 

@@ -9,14 +9,22 @@
  * Each stored event is a small BSON document:
  *   {t: <int64 cluster time>, only when it is not the previous event's + 1,
  *    o: <int32 operation code: 0 insert (then omitted), 1 update, 2 replace,
- *        3 delete, 4 drop, 5 rename, 6 dropDatabase, 7 invalidate>,
- *    n: "db.coll" (or "db") only when it differs from the previous event of the row,
+ *        3 delete, 4 drop, 5 rename, 6 dropDatabase, 7 invalidate, 8 create,
+ *        9 createIndexes, 10 dropIndexes, 11 modify>,
+ *    n: "db.coll" (or "db") only when it differs from the previous event of the row
+ *       or the collection UUID does,
+ *    c: <binary subtype 4: the collection UUID> with each n of a collection event,
  *    k: <_id> only when there is no post-image (delete), u: updateDescription,
- *    f: post-image, b: pre-image, x: {extra fields, e.g. to}}
+ *    f: post-image, b: pre-image, x: {extra fields, e.g. to},
+ *    d: operationDescription, s: stateBeforeChange}
  * and the row carries the wall time of its commit.  Reading rebuilds
- * MongoDB's change-event fields (documentKey from k or from f._id).  Retention drops whole rows by age and by total
- * size and remembers the newest dropped time (the horizon) so a reader resuming
- * before it gets 286 ChangeStreamHistoryLost.
+ * MongoDB's change-event fields (documentKey from k or from f._id); the classic
+ * read leaves out the DDL events 8-11 and the fields only expanded change
+ * streams show (collectionUUID, operationDescription, stateBeforeChange,
+ * updateDescription.disambiguatedPaths).  Rows written before codes 8-11, c, d
+ * and s existed read the same, without a collectionUUID.  Retention drops whole
+ * rows by age and by total size and remembers the newest dropped time (the
+ * horizon) so a reader resuming before it gets 286 ChangeStreamHistoryLost.
  */
 #include "store/store_internal.h"
 
@@ -76,7 +84,9 @@ static char *remember_name(char *held, const char *name, size_t len)
 }
 
 static const char *const op_names[] = {"insert", "update", "replace", "delete", "drop", "rename", "dropDatabase",
-                                       "invalidate"};
+                                       "invalidate", "create", "createIndexes", "dropIndexes", "modify"};
+#define OP_CODE_RENAME 5
+#define OP_CODE_FIRST_EXPANDED 8 /* create and later: shown by expanded readers only */
 
 static int32_t op_code(const char *op)
 {
@@ -114,7 +124,9 @@ bool duet_store_changelog_append(duet_session_t *session, const duet_store_chang
       pending_put_u32(session, (uint32_t)code);
    }
    const char *coll = entry->coll ? entry->coll : "";
-   if (!session->pending_db || strcmp(session->pending_db, entry->db) != 0 ||
+   bool same_uuid = entry->uuid ? session->pending_has_uuid && memcmp(session->pending_uuid, entry->uuid, 16) == 0
+                                : !session->pending_has_uuid;
+   if (!session->pending_db || !same_uuid || strcmp(session->pending_db, entry->db) != 0 ||
        strcmp(session->pending_coll, coll) != 0) {
       size_t db_len = strlen(entry->db), coll_len = strlen(coll);
       pending_put_key(session, BSON_TYPE_UTF8, 'n');
@@ -128,6 +140,15 @@ bool duet_store_changelog_append(duet_session_t *session, const duet_store_chang
       /* reuse the buffers (a mirrored write alternates between two namespaces) */
       session->pending_db = remember_name(session->pending_db, entry->db, db_len);
       session->pending_coll = remember_name(session->pending_coll, coll, coll_len);
+      session->pending_has_uuid = entry->uuid != NULL;
+      if (entry->uuid) {
+         uint8_t subtype = BSON_SUBTYPE_UUID;
+         pending_put_key(session, BSON_TYPE_BINARY, 'c');
+         pending_put_u32(session, 16);
+         pending_put(session, &subtype, 1);
+         pending_put(session, entry->uuid, 16);
+         memcpy(session->pending_uuid, entry->uuid, 16);
+      }
    }
    if (entry->id && !entry->post) {
       bson_t key = BSON_INITIALIZER;
@@ -146,6 +167,12 @@ bool duet_store_changelog_append(duet_session_t *session, const duet_store_chang
    }
    if (entry->extra) {
       pending_put_doc(session, 'x', entry->extra);
+   }
+   if (entry->description) {
+      pending_put_doc(session, 'd', entry->description);
+   }
+   if (entry->state) {
+      pending_put_doc(session, 's', entry->state);
    }
    pending_put(session, "", 1);
    uint32_t length = BSON_UINT32_TO_LE((uint32_t)(session->pending_len - start));
@@ -172,6 +199,7 @@ void duet_store_changelog_forget_ns(duet_session_t *session)
    bson_free(session->pending_coll);
    session->pending_db = NULL;
    session->pending_coll = NULL;
+   session->pending_has_uuid = false;
 }
 
 bool duet_store_changelog_flush(duet_session_t *session, duet_error_t *error)
@@ -210,37 +238,111 @@ bool duet_store_changelog_flush(duet_session_t *session, duet_error_t *error)
    return add_bytes(session, size, error);
 }
 
-/* Rebuilds MongoDB's event fields from a stored event; `ns` is the row's
- * current namespace (updated when the event names one). */
-static void public_event(const bson_t *stored, int64_t wall, bson_string_t *ns, bson_t *event, duet_store_ts_t *ts)
+void duet_store_changelog_options(const uint8_t *uuid, const bson_t *options, bson_t *out)
+{
+   bson_iter_t iter, child;
+   if (uuid) {
+      bson_append_binary(out, "uuid", 4, BSON_SUBTYPE_UUID, uuid, 16);
+   }
+   if (bson_iter_init_find(&iter, options, "changeStreamPreAndPostImages") && BSON_ITER_HOLDS_DOCUMENT(&iter) &&
+       bson_iter_recurse(&iter, &child) && bson_iter_find(&child, "enabled") && bson_iter_as_bool(&child)) {
+      bson_append_iter(out, NULL, 0, &iter);
+   }
+   if (bson_iter_init_find(&iter, options, "validator") && BSON_ITER_HOLDS_DOCUMENT(&iter) &&
+       bson_iter_recurse(&iter, &child) && bson_iter_next(&child)) {
+      bson_append_iter(out, NULL, 0, &iter);
+   }
+   static const char *const strings[] = {"validationLevel", "validationAction"};
+   for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+      if (bson_iter_init_find(&iter, options, strings[i])) {
+         bson_append_iter(out, NULL, 0, &iter);
+      }
+   }
+}
+
+/* What the events of one row share: the namespace and collection UUID named last. */
+typedef struct row_state {
+   bson_string_t *ns;
+   uint8_t uuid[16];
+   bool has_uuid;
+   duet_store_ts_t ts;
+} row_state_t;
+
+/* updateDescription as the reader shows it: disambiguatedPaths (stored only when not
+ * empty) always for expanded readers, never for the others. */
+static void append_update_description(bson_t *event, bson_iter_t *stored, bool expanded)
+{
+   bson_t description;
+   bson_iter_t field;
+   bool has_paths = false;
+   BSON_APPEND_DOCUMENT_BEGIN(event, "updateDescription", &description);
+   if (bson_iter_recurse(stored, &field)) {
+      while (bson_iter_next(&field)) {
+         bool paths = strcmp(bson_iter_key(&field), "disambiguatedPaths") == 0;
+         has_paths = has_paths || paths;
+         if (!paths || expanded) {
+            bson_append_iter(&description, NULL, 0, &field);
+         }
+      }
+   }
+   if (expanded && !has_paths) {
+      bson_t empty;
+      BSON_APPEND_DOCUMENT_BEGIN(&description, "disambiguatedPaths", &empty);
+      bson_append_document_end(&description, &empty);
+   }
+   bson_append_document_end(event, &description);
+}
+
+/* Rebuilds MongoDB's event fields from a stored event into *event (initialized);
+ * `row` carries the namespace, UUID and time of the row's previous event.  Returns
+ * false (event left empty) for an event only expanded readers see when !expanded. */
+static bool public_event(const bson_t *stored, int64_t wall, row_state_t *row, bool expanded, bson_t *event)
 {
    bson_init(event);
    bson_iter_t iter;
    int32_t code = 0; /* insert unless "o" says otherwise */
    if (bson_iter_init_find(&iter, stored, "t")) {
-      *ts = (duet_store_ts_t)bson_iter_int64(&iter);
+      row->ts = (duet_store_ts_t)bson_iter_int64(&iter);
    } else {
-      (*ts)++; /* the previous event's time + 1 */
+      row->ts++; /* the previous event's time + 1 */
    }
    if (bson_iter_init_find(&iter, stored, "o")) {
       code = bson_iter_int32(&iter);
    }
    if (bson_iter_init_find(&iter, stored, "n")) {
-      bson_string_truncate(ns, 0);
-      bson_string_append(ns, bson_iter_utf8(&iter, NULL));
+      bson_string_truncate(row->ns, 0);
+      bson_string_append(row->ns, bson_iter_utf8(&iter, NULL));
+      bson_iter_t uuid;
+      const uint8_t *data = NULL;
+      uint32_t length = 0;
+      bson_subtype_t subtype;
+      row->has_uuid = false;
+      if (bson_iter_init_find(&uuid, stored, "c") && BSON_ITER_HOLDS_BINARY(&uuid)) {
+         bson_iter_binary(&uuid, &subtype, &length, &data);
+         row->has_uuid = length == 16;
+         if (row->has_uuid) {
+            memcpy(row->uuid, data, 16);
+         }
+      }
    }
-   BSON_APPEND_TIMESTAMP(event, "clusterTime", (uint32_t)(*ts >> 32), (uint32_t)*ts);
+   if (!expanded && code >= OP_CODE_FIRST_EXPANDED) {
+      return false;
+   }
+   BSON_APPEND_TIMESTAMP(event, "clusterTime", (uint32_t)(row->ts >> 32), (uint32_t)row->ts);
    BSON_APPEND_DATE_TIME(event, "wallTime", wall);
    BSON_APPEND_UTF8(event, "operationType",
                     code >= 0 && code < (int32_t)(sizeof op_names / sizeof op_names[0]) ? op_names[code] : "unknown");
+   if (expanded && row->has_uuid) {
+      bson_append_binary(event, "collectionUUID", -1, BSON_SUBTYPE_UUID, row->uuid, 16);
+   }
    bson_t ns_doc;
    BSON_APPEND_DOCUMENT_BEGIN(event, "ns", &ns_doc);
-   const char *dot = strchr(ns->str, '.');
+   const char *dot = strchr(row->ns->str, '.');
    if (dot) {
-      bson_append_utf8(&ns_doc, "db", 2, ns->str, (int)(dot - ns->str));
+      bson_append_utf8(&ns_doc, "db", 2, row->ns->str, (int)(dot - row->ns->str));
       BSON_APPEND_UTF8(&ns_doc, "coll", dot + 1);
    } else {
-      BSON_APPEND_UTF8(&ns_doc, "db", ns->str);
+      BSON_APPEND_UTF8(&ns_doc, "db", row->ns->str);
    }
    bson_append_document_end(event, &ns_doc);
    bson_iter_t post;
@@ -260,7 +362,7 @@ static void public_event(const bson_t *stored, int64_t wall, bson_string_t *ns, 
       }
    }
    if (bson_iter_init_find(&iter, stored, "u")) {
-      bson_append_iter(event, "updateDescription", -1, &iter);
+      append_update_description(event, &iter, expanded);
    }
    if (has_post) {
       bson_append_iter(event, "fullDocument", -1, &post);
@@ -274,6 +376,22 @@ static void public_event(const bson_t *stored, int64_t wall, bson_string_t *ns, 
          bson_append_iter(event, bson_iter_key(&extra), -1, &extra);
       }
    }
+   if (!expanded) {
+      return true;
+   }
+   if (bson_iter_init_find(&iter, stored, "d")) {
+      bson_append_iter(event, "operationDescription", -1, &iter);
+   } else if (code == OP_CODE_RENAME && bson_iter_init_find(&iter, stored, "x") && bson_iter_recurse(&iter, &extra) &&
+              bson_iter_find(&extra, "to")) {
+      bson_t description; /* a rename logged before operationDescription was */
+      BSON_APPEND_DOCUMENT_BEGIN(event, "operationDescription", &description);
+      bson_append_iter(&description, "to", 2, &extra);
+      bson_append_document_end(event, &description);
+   }
+   if (bson_iter_init_find(&iter, stored, "s")) {
+      bson_append_iter(event, "stateBeforeChange", -1, &iter);
+   }
+   return true;
 }
 
 static bool read_meta_int(duet_session_t *session, const char *key, int64_t *value, duet_error_t *error)
@@ -293,6 +411,7 @@ typedef struct delivery {
    duet_store_ts_t after;
    size_t limit;
    size_t delivered;
+   bool expanded;
    duet_store_change_fn fn;
    void *context;
    bool more; /* false once the callback or the limit stopped the read */
@@ -301,16 +420,14 @@ typedef struct delivery {
 /* Hands the events of one row (or of the pending buffer) after `after` to the callback. */
 static bool deliver_row(delivery_t *delivery, const uint8_t *data, size_t len, int64_t wall, duet_error_t *error)
 {
-   bson_string_t *ns = bson_string_new(NULL);
+   row_state_t row = {bson_string_new(NULL), {0}, false, 0};
    bson_reader_t *reader = bson_reader_new_from_data(data, len);
    const bson_t *stored;
    bool eof = false;
-   duet_store_ts_t ts = 0;
    while (delivery->more && (stored = bson_reader_read(reader, &eof)) != NULL) {
       bson_t event;
-      public_event(stored, wall, ns, &event, &ts);
-      if (ts > delivery->after) {
-         delivery->more = delivery->fn(&event, ts, delivery->context);
+      if (public_event(stored, wall, &row, delivery->expanded, &event) && row.ts > delivery->after) {
+         delivery->more = delivery->fn(&event, row.ts, delivery->context);
          delivery->delivered++;
          if (delivery->limit && delivery->delivered >= delivery->limit) {
             delivery->more = false;
@@ -320,15 +437,15 @@ static bool deliver_row(delivery_t *delivery, const uint8_t *data, size_t len, i
    }
    bool ok = !delivery->more || eof;
    bson_reader_destroy(reader);
-   bson_string_free(ns, true);
+   bson_string_free(row.ns, true);
    if (!ok) {
       duet_error_set(error, DUET_ERR_INTERNAL, "a change-log row is not valid BSON");
    }
    return ok;
 }
 
-static bool read_events(duet_session_t *session, duet_store_ts_t after, size_t limit, duet_store_change_fn fn,
-                        void *context, duet_error_t *error)
+static bool read_events(duet_session_t *session, duet_store_ts_t after, size_t limit, bool expanded,
+                        duet_store_change_fn fn, void *context, duet_error_t *error)
 {
    int64_t horizon;
    if (!read_meta_int(session, "changelog_horizon", &horizon, error)) {
@@ -345,7 +462,7 @@ static bool read_events(duet_session_t *session, duet_store_ts_t after, size_t l
       return false;
    }
    sqlite3_bind_int64(stmt, 1, (int64_t)after);
-   delivery_t delivery = {after, limit, 0, fn, context, true};
+   delivery_t delivery = {after, limit, 0, expanded, fn, context, true};
    int rc = SQLITE_DONE;
    bool ok = true;
    while (ok && delivery.more && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -363,22 +480,34 @@ static bool read_events(duet_session_t *session, duet_store_ts_t after, size_t l
    return ok;
 }
 
-bool duet_store_changelog_read(duet_session_t *session, duet_store_ts_t after, size_t limit,
-                               duet_store_change_fn fn, void *context, duet_error_t *error)
+static bool read_snapshot(duet_session_t *session, duet_store_ts_t after, size_t limit, bool expanded,
+                          duet_store_change_fn fn, void *context, duet_error_t *error)
 {
    if (session->in_write) {
-      return read_events(session, after, limit, fn, context, error);
+      return read_events(session, after, limit, expanded, fn, context, error);
    }
    /* horizon and rows from one snapshot */
    bool own_snapshot = !session->in_read;
    if (own_snapshot && !duet_session_begin_read(session, error)) {
       return false;
    }
-   bool ok = read_events(session, after, limit, fn, context, error);
+   bool ok = read_events(session, after, limit, expanded, fn, context, error);
    if (own_snapshot) {
       duet_session_end_read(session);
    }
    return ok;
+}
+
+bool duet_store_changelog_read(duet_session_t *session, duet_store_ts_t after, size_t limit,
+                               duet_store_change_fn fn, void *context, duet_error_t *error)
+{
+   return read_snapshot(session, after, limit, false, fn, context, error);
+}
+
+bool duet_store_changelog_read_expanded(duet_session_t *session, duet_store_ts_t after, size_t limit,
+                                        duet_store_change_fn fn, void *context, duet_error_t *error)
+{
+   return read_snapshot(session, after, limit, true, fn, context, error);
 }
 
 bool duet_store_changelog_latest(duet_session_t *session, duet_store_ts_t *latest, duet_error_t *error)

@@ -242,7 +242,7 @@ static bool insert_work(duet_session_t *session, void *arg, duet_error_t *error)
       goto done;
    }
    duet_store_change_entry_t entry = {
-      .op = "insert", .db = coll->db, .coll = coll->name, .id = id, .post = doc};
+      .op = "insert", .db = coll->db, .coll = coll->name, .uuid = coll->uuid, .id = id, .post = doc};
    if (!duet_store_changelog_append(session, &entry, error) ||
        !duet_store_run_hooks(session, DUET_STORE_OP_INSERT, coll, NULL, doc, error)) {
       goto done;
@@ -365,6 +365,7 @@ static bool update_work(duet_session_t *session, void *arg, duet_error_t *error)
       .op = is_update ? "update" : "replace",
       .db = coll->db,
       .coll = coll->name,
+      .uuid = coll->uuid,
       .id = old_id,
       .update_description = is_update ? &description : NULL,
       .post = doc,
@@ -442,6 +443,7 @@ static bool delete_work(duet_session_t *session, void *arg, duet_error_t *error)
       .op = "delete",
       .db = coll->db,
       .coll = coll->name,
+      .uuid = coll->uuid,
       .id = bson_iter_value(&id_iter),
       .pre = coll->pre_images ? &old_doc : NULL,
    };

@@ -3,7 +3,8 @@
  * rows (duet_indexes), one SQLite table of (k = encoded key, id = encoded _id)
  * per index, key generation (dotted paths, multikey arrays, compound keys with
  * descending parts, sparse, partial filters) kept in step with every write,
- * and MongoDB's E11000 DuplicateKey error.
+ * MongoDB's E11000 DuplicateKey error, and the createIndexes/dropIndexes
+ * change events ({indexes: [specs]}, logged as MongoDB logs them).
  */
 #include "store/store_internal.h"
 
@@ -645,14 +646,44 @@ static bool build_index(duet_session_t *session, duet_store_coll_t *coll, const 
    return ok;
 }
 
-static bool create_indexes_work(duet_session_t *session, void *arg, duet_error_t *error)
+/* Appends a createIndexes or dropIndexes event {indexes: [specs]}: `specs` is an array document. */
+static bool index_event(duet_session_t *session, const char *op, const char *db, const char *coll,
+                        const uint8_t *uuid, const bson_t *specs, duet_error_t *error)
 {
-   create_indexes_args_t *args = arg;
-   duet_store_coll_t *coll = NULL;
-   if (!duet_store_coll_lookup_or_create(session, args->db, args->coll, &coll, error)) {
-      return false;
+   bson_t description = BSON_INITIALIZER;
+   BSON_APPEND_ARRAY(&description, "indexes", specs);
+   duet_store_change_entry_t entry = {.op = op, .db = db, .coll = coll, .uuid = uuid, .description = &description};
+   bool ok = duet_store_changelog_append(session, &entry, error);
+   bson_destroy(&description);
+   return ok;
+}
+
+/* The createIndexes events of the indexes built (`built`, an array document), as MongoDB
+ * logs them: one per index on an empty collection, else one for the whole build. */
+static bool create_indexes_events(duet_session_t *session, const create_indexes_args_t *args, const uint8_t *uuid,
+                                  bool was_empty, const bson_t *built, duet_error_t *error)
+{
+   if (!was_empty) {
+      return bson_count_keys(built) == 0 || index_event(session, "createIndexes", args->db, args->coll, uuid, built,
+                                                        error);
    }
-   int64_t coll_id = coll->id;
+   bson_iter_t iter;
+   bson_iter_init(&iter, built);
+   bool ok = true;
+   while (ok && bson_iter_next(&iter)) {
+      bson_t one = BSON_INITIALIZER;
+      bson_append_iter(&one, "0", 1, &iter);
+      ok = index_event(session, "createIndexes", args->db, args->coll, uuid, &one, error);
+      bson_destroy(&one);
+   }
+   return ok;
+}
+
+/* Builds the indexes of args->specs on collection coll_id; appends each new index's spec to `built`. */
+static bool create_indexes_specs(duet_session_t *session, create_indexes_args_t *args, int64_t coll_id, bson_t *built,
+                                 duet_error_t *error)
+{
+   duet_store_coll_t *coll = NULL;
    bson_iter_t iter;
    bson_iter_init(&iter, args->specs);
    while (bson_iter_next(&iter)) {
@@ -741,11 +772,38 @@ static bool create_indexes_work(duet_session_t *session, void *arg, duet_error_t
             return false;
          }
          duet_store_catalog_touch(session);
+         char key_buffer[16];
+         const char *key;
+         bson_uint32_to_string(bson_count_keys(built), &key, key_buffer, sizeof key_buffer);
+         BSON_APPEND_DOCUMENT(built, key, &normalized);
          (*args->created)++;
       }
       bson_destroy(&normalized);
    }
    return true;
+}
+
+static bool create_indexes_work(duet_session_t *session, void *arg, duet_error_t *error)
+{
+   create_indexes_args_t *args = arg;
+   duet_store_coll_t *coll = NULL;
+   if (!duet_store_coll_lookup_or_create(session, args->db, args->coll, &coll, error)) {
+      return false;
+   }
+   int64_t coll_id = coll->id;
+   uint8_t uuid[16];
+   memcpy(uuid, coll->uuid, 16);
+   duet_store_cursor_t *probe = NULL;
+   const bson_t *first = NULL;
+   bool ok = duet_store_scan(session, args->db, args->coll, NULL, NULL, false, &probe, error) &&
+             duet_store_cursor_next(probe, &first, error);
+   bool was_empty = first == NULL;
+   duet_store_cursor_destroy(probe);
+   bson_t built = BSON_INITIALIZER;
+   ok = ok && create_indexes_specs(session, args, coll_id, &built, error) &&
+        create_indexes_events(session, args, uuid, was_empty, &built, error);
+   bson_destroy(&built);
+   return ok;
 }
 
 bool duet_store_create_indexes(duet_session_t *session, const char *db, const char *coll, const bson_t *specs,
@@ -818,7 +876,12 @@ static bool drop_index_work(duet_session_t *session, void *arg, duet_error_t *er
    for (size_t i = 0; i < coll->index_count; i++) {
       if (all || strcmp(coll->indexes[i].name, args->name) == 0) {
          found = true;
-         if (!drop_one(session, coll, &coll->indexes[i], error)) {
+         bson_t one = BSON_INITIALIZER; /* MongoDB logs each dropped index on its own */
+         BSON_APPEND_DOCUMENT(&one, "0", coll->indexes[i].spec);
+         bool ok = drop_one(session, coll, &coll->indexes[i], error) &&
+                   index_event(session, "dropIndexes", args->db, args->coll, coll->uuid, &one, error);
+         bson_destroy(&one);
+         if (!ok) {
             return false;
          }
       }

@@ -86,6 +86,7 @@ typedef struct duet_store_coll {
    int64_t id;
    char *db;           /* owned */
    char *name;         /* owned */
+   uint8_t uuid[16];   /* duet_collections.uuid (change events' collectionUUID) */
    char table[48];     /* SQLite table of (k, d) */
    bson_t options;     /* owned */
    bool has_validator;
@@ -134,6 +135,8 @@ struct duet_session {
    size_t savepoint_pending[64];  /* pending_len at each open savepoint (first 64 levels) */
    char *pending_db;              /* owned: namespace of the last pending event, */
    char *pending_coll;            /* which the next event names only when it differs */
+   uint8_t pending_uuid[16];      /* collection UUID of the last pending event (named with */
+   bool pending_has_uuid;         /* its namespace; a different UUID names both again) */
    duet_key_t key;                /* scratch key buffer */
 };
 
@@ -239,11 +242,14 @@ typedef struct duet_store_change_entry {
    const char *op;             /* operationType */
    const char *db;
    const char *coll;           /* NULL for dropDatabase */
+   const uint8_t *uuid;        /* the collection's UUID (16 bytes), NULL for dropDatabase */
    const bson_value_t *id;     /* documentKey._id or NULL */
    const bson_t *update_description; /* or NULL */
    const bson_t *post;         /* fullDocument or NULL */
    const bson_t *pre;          /* fullDocumentBeforeChange or NULL */
    const bson_t *extra;        /* other fields (rename: {to: {...}}) or NULL */
+   const bson_t *description;  /* operationDescription (create, createIndexes, dropIndexes, modify, rename) or NULL */
+   const bson_t *state;        /* stateBeforeChange (modify) or NULL */
 } duet_store_change_entry_t;
 
 bool duet_store_changelog_append(duet_session_t *session, const duet_store_change_entry_t *entry,
@@ -254,6 +260,10 @@ void duet_store_changelog_forget_ns(duet_session_t *session);
 bool duet_store_changelog_flush(duet_session_t *session, duet_error_t *error);
 /* Called after each commit: prunes when due. */
 void duet_store_changelog_after_commit(duet_session_t *session);
+/* Appends {uuid: UUID, <options as MongoDB lists them>} to `out` (create events, stateBeforeChange):
+ * changeStreamPreAndPostImages when enabled, validator when not empty, validationLevel,
+ * validationAction.  `uuid` NULL: no uuid field. */
+void duet_store_changelog_options(const uint8_t *uuid, const bson_t *options, bson_t *out);
 
 /* ---- store_diff.c ---- */
 
