@@ -16,6 +16,12 @@
  * that event to be in the log still: 286 ChangeStreamHistoryLost when retention
  * dropped it, 280 ChangeStreamFatalError when the log never held it.
  *
+ * showExpandedEvents: true adds MongoDB's DDL events (create, createIndexes,
+ * dropIndexes, modify), collectionUUID on every event, operationDescription,
+ * stateBeforeChange and updateDescription.disambiguatedPaths.  The log is always
+ * read with them (duet_store_changelog_read_expanded), so positions and resume
+ * tokens are the same for both kinds of stream; other streams skip and strip them.
+ *
  * Waiting: a getMore that finds no event blocks in duet_store_changelog_wait
  * (store_notify.c), which every commit wakes, until its maxTimeMS (1 s by
  * default) — no polling delay between a write and its event.
@@ -48,6 +54,7 @@ typedef struct changestream {
    char *collection; /* owned; NULL unless SCOPE_COLLECTION */
    changestream_full_t full_document;
    changestream_before_t before_change;
+   bool show_expanded; /* showExpandedEvents: true */
    duet_pipeline_t *pipeline; /* owned; the per-document stages after $changeStream */
    duet_store_ts_t position;  /* every event up to here has been read from the log */
    duet_store_ts_t verify_ts; /* != 0: the resume token's event, expected as the next one read */
@@ -176,6 +183,33 @@ static bool changestream_in_scope(const changestream_t *stream, const char *db, 
    }
 }
 
+/* Whether events of this type are shown only by showExpandedEvents streams. */
+static bool changestream_expanded_only(const char *type)
+{
+   return strcmp(type, "create") == 0 || strcmp(type, "createIndexes") == 0 || strcmp(type, "dropIndexes") == 0 ||
+          strcmp(type, "modify") == 0;
+}
+
+/* Appends updateDescription; disambiguatedPaths only for showExpandedEvents streams. */
+static void changestream_update_description(const changestream_t *stream, const bson_iter_t *stored, bson_t *event)
+{
+   if (stream->show_expanded) {
+      bson_append_iter(event, "updateDescription", -1, stored);
+      return;
+   }
+   bson_t description;
+   bson_iter_t field;
+   BSON_APPEND_DOCUMENT_BEGIN(event, "updateDescription", &description);
+   if (bson_iter_recurse(stored, &field)) {
+      while (bson_iter_next(&field)) {
+         if (strcmp(bson_iter_key(&field), "disambiguatedPaths") != 0) {
+            bson_append_iter(&description, NULL, 0, &field);
+         }
+      }
+   }
+   bson_append_document_end(event, &description);
+}
+
 /* Whether the store event (in scope) ends this stream with an invalidate. */
 static bool changestream_invalidates(const changestream_t *stream, const char *type)
 {
@@ -261,6 +295,10 @@ static bool changestream_shape(changestream_t *stream, const bson_t *stored, due
    if (bson_iter_init_find(&iter, stored, "clusterTime")) {
       bson_append_iter(event, "clusterTime", -1, &iter);
    }
+   if (stream->show_expanded && kind != DUET_CHANGESTREAM_TOKEN_INVALIDATE &&
+       bson_iter_init_find(&iter, stored, "collectionUUID")) {
+      bson_append_iter(event, "collectionUUID", -1, &iter);
+   }
    if (bson_iter_init_find(&iter, stored, "wallTime")) {
       bson_append_iter(event, "wallTime", -1, &iter);
    }
@@ -270,11 +308,20 @@ static bool changestream_shape(changestream_t *stream, const bson_t *stored, due
    if (carries_document && bson_iter_init_find(&iter, stored, "fullDocument")) {
       bson_append_iter(event, "fullDocument", -1, &iter);
    }
-   static const char *const copied[] = {"ns", "documentKey", "to", "updateDescription"};
+   static const char *const copied[] = {"ns", "documentKey", "to"};
    for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++) {
       if (bson_iter_init_find(&iter, stored, copied[i])) {
          bson_append_iter(event, copied[i], -1, &iter);
       }
+   }
+   if (stream->show_expanded && bson_iter_init_find(&iter, stored, "operationDescription")) {
+      bson_append_iter(event, "operationDescription", -1, &iter);
+   }
+   if (bson_iter_init_find(&iter, stored, "updateDescription")) {
+      changestream_update_description(stream, &iter, event);
+   }
+   if (stream->show_expanded && bson_iter_init_find(&iter, stored, "stateBeforeChange")) {
+      bson_append_iter(event, "stateBeforeChange", -1, &iter);
    }
    if (is_update && stream->full_document != FULL_DEFAULT &&
        !changestream_update_post_image(stream, stored, event, error)) {
@@ -395,6 +442,7 @@ static bool changestream_on_event(const bson_t *stored, duet_store_ts_t ts, void
       in_scope = false;
    }
    stream->position = ts;
+   in_scope = in_scope && (stream->show_expanded || !changestream_expanded_only(type));
    if (in_scope && !changestream_deliver(stream, stored, ts, DUET_CHANGESTREAM_TOKEN_EVENT, read->error)) {
       return changestream_fail(read);
    }
@@ -426,8 +474,8 @@ static bool changestream_fill(changestream_t *stream, duet_error_t *error)
    duet_error_t event_error = DUET_ERROR_INIT;
    changestream_read_t read = {stream, &event_error, false};
    duet_store_ts_t after = stream->verify_ts ? stream->verify_ts - 1 : stream->position;
-   if (!duet_store_changelog_read(stream->session, after, CHANGESTREAM_READ_LIMIT, changestream_on_event, &read,
-                                  error)) {
+   if (!duet_store_changelog_read_expanded(stream->session, after, CHANGESTREAM_READ_LIMIT, changestream_on_event,
+                                           &read, error)) {
       duet_error_clear(&event_error);
       return false;
    }
@@ -736,6 +784,7 @@ bool duet_changestream_open(duet_command_ctx_t *ctx, const char *collection, con
              changestream_parse_stages(stream, &iter, error) &&
              duet_server_session_acquire(ctx->server, &stream->session, error);
    stream->scope = start.all_changes ? SCOPE_CLUSTER : collection ? SCOPE_COLLECTION : SCOPE_DATABASE;
+   stream->show_expanded = start.show_expanded;
    if (ok && (start.resume_after || start.start_after)) {
       /* after an event: that event must still be in the log (it is read again, not returned);
        * after an invalidate or a high-water mark: straight after the position */
