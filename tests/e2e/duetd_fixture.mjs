@@ -29,6 +29,13 @@ function canConnect(port) {
   });
 }
 
+// Every duetd started here and not yet stopped: killed when the test process exits, however it
+// exits (runTests ends with process.exit), so a failed or forgotten stop leaves nothing running.
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export async function startDuetd(...extraArgs) {
   const binary = process.env.DUETD || path.join(here, '..', '..', 'build', 'bin', 'duetd');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'duet-e2e-node-'));
@@ -39,7 +46,12 @@ export async function startDuetd(...extraArgs) {
   let stderr = '';
   child.stderr.on('data', (chunk) => { stderr += chunk; });
   let exitCode = null;
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => { exitCode = code ?? signal; resolve(); }));
+  running.add(child);
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+    exitCode = code ?? signal;
+    running.delete(child);
+    resolve();
+  }));
   const deadline = Date.now() + 20000;
   const started = () => fs.existsSync(logPath) && fs.readFileSync(logPath, 'utf8').includes('Waiting for connections');
   while (!started() || !(await canConnect(port))) {

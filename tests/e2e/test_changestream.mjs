@@ -133,7 +133,9 @@ await runTests({
     assert.deepEqual(second.documentKey, { _id: 2 });
     await stream.close();
   },
-});
 
-await client.close();
-await duetd.stop();
+  async 'stop cleanly'() {
+    await client.close();
+    await duetd.stop();
+  },
+});
