@@ -13,6 +13,7 @@ import struct
 import subprocess
 import tempfile
 import time
+import unittest
 
 
 def free_port():
@@ -96,6 +97,29 @@ class Duetd:
         finally:
             self.cleanup()
         return False
+
+
+class DuetdTestCase(unittest.TestCase):
+    """A test class sharing one private duetd (started with DUETD_ARGS): cls.duetd, cls.client
+    (pymongo) and, when the class sets DATABASE, cls.db.  Subclasses that need more extend
+    setUpClass with super()."""
+    DATABASE = None
+    DUETD_ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        import pymongo
+        cls.duetd = Duetd(*cls.DUETD_ARGS).start()
+        cls.client = pymongo.MongoClient("127.0.0.1", cls.duetd.port, serverSelectionTimeoutMS=5000)
+        cls.db = cls.client[cls.DATABASE] if cls.DATABASE else None
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        try:
+            cls.duetd.stop()
+        finally:
+            cls.duetd.cleanup()
 
 
 # ---- raw wire helpers (for malformed input tests) ------------------------------

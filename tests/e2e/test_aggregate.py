@@ -11,25 +11,17 @@ import bson
 import pymongo
 from pymongo.errors import OperationFailure
 
-from duetd_fixture import Duetd
+from duetd_fixture import Duetd, DuetdTestCase
 
 
-class AggregateTest(unittest.TestCase):
+class AggregateTest(DuetdTestCase):
+    DATABASE = "agg"
+
     @classmethod
     def setUpClass(cls):
-        cls.duetd = Duetd().start()
-        cls.client = pymongo.MongoClient("127.0.0.1", cls.duetd.port, serverSelectionTimeoutMS=5000)
-        cls.db = cls.client.agg
+        super().setUpClass()
         cls.db.Task.insert_many([{"name": "task %d" % i, "complete": i % 2 == 0, "n": i,
                                   "tags": ["all", "mod%d" % (i % 3)], "sub": {"k": i % 4}} for i in range(300)])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        try:
-            cls.duetd.stop()
-        finally:
-            cls.duetd.cleanup()
 
     def test_pipelines(self):
         groups = list(self.db.Task.aggregate([{"$match": {"n": {"$lt": 10}}},

@@ -8,22 +8,10 @@ import bson
 import pymongo
 from pymongo.errors import DuplicateKeyError, OperationFailure, WriteError
 
-from duetd_fixture import Duetd
+from duetd_fixture import DuetdTestCase
 
 
-class CatalogTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.duetd = Duetd().start()
-        cls.client = pymongo.MongoClient("127.0.0.1", cls.duetd.port, serverSelectionTimeoutMS=5000)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        try:
-            cls.duetd.stop()
-        finally:
-            cls.duetd.cleanup()
+class CatalogTest(DuetdTestCase):
 
     def test_collections(self):
         db = self.client.catalog_collections

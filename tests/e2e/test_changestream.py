@@ -17,24 +17,12 @@ import pymongo
 from pymongo.errors import OperationFailure
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from duetd_fixture import Duetd  # noqa: E402
+from duetd_fixture import Duetd, DuetdTestCase  # noqa: E402
 import changestream_latency  # noqa: E402
 
 
-class ChangeStreamTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.duetd = Duetd().start()
-        cls.client = pymongo.MongoClient("127.0.0.1", cls.duetd.port, serverSelectionTimeoutMS=5000)
-        cls.db = cls.client.streams
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        try:
-            cls.duetd.stop()
-        finally:
-            cls.duetd.cleanup()
+class ChangeStreamTest(DuetdTestCase):
+    DATABASE = "streams"
 
     def next_events(self, stream, count, timeout=10):
         events = []

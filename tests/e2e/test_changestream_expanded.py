@@ -20,7 +20,7 @@ import bson
 import pymongo
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from duetd_fixture import Duetd  # noqa: E402
+from duetd_fixture import Duetd, DuetdTestCase  # noqa: E402
 from test_partner_changes import duet, plan, schema  # noqa: E402
 
 ID_INDEX = {"v": 2, "key": {"_id": 1}, "name": "_id_"}
@@ -28,19 +28,7 @@ INT_V1 = schema({"_id": {"bsonType": "int"}, "name": {"bsonType": "string"}}, ["
 INT_V2 = schema({"_id": {"bsonType": "string"}, "name": {"bsonType": "string"}}, ["_id", "name"])
 
 
-class ExpandedEventsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.duetd = Duetd().start()
-        cls.client = pymongo.MongoClient("127.0.0.1", cls.duetd.port, serverSelectionTimeoutMS=5000)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        try:
-            cls.duetd.stop()
-        finally:
-            cls.duetd.cleanup()
+class ExpandedEventsTest(DuetdTestCase):
 
     def open(self, db, stage=None, collection=1, pipeline=()):
         """Opens a raw change stream; returns (collection name for getMore, cursor id, first batch)."""

@@ -9,23 +9,11 @@ import pymongo
 from bson.int64 import Int64
 from pymongo.errors import BulkWriteError, OperationFailure
 
-from duetd_fixture import Duetd
+from duetd_fixture import Duetd, DuetdTestCase
 
 
-class CrudTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.duetd = Duetd().start()
-        cls.client = pymongo.MongoClient("127.0.0.1", cls.duetd.port, serverSelectionTimeoutMS=5000)
-        cls.db = cls.client.crud
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        try:
-            cls.duetd.stop()
-        finally:
-            cls.duetd.cleanup()
+class CrudTest(DuetdTestCase):
+    DATABASE = "crud"
 
     def test_insert_and_find_back(self):
         coll = self.db.basic

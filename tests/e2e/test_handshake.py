@@ -11,22 +11,11 @@ from bson.int64 import Int64
 from bson.timestamp import Timestamp
 from pymongo.errors import OperationFailure
 
-from duetd_fixture import Duetd
+from duetd_fixture import DuetdTestCase
 
 
-class HandshakeTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.duetd = Duetd("--replSet", "duetrs").start()
-        cls.client = pymongo.MongoClient("127.0.0.1", cls.duetd.port, serverSelectionTimeoutMS=5000)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        try:
-            cls.duetd.stop()
-        finally:
-            cls.duetd.cleanup()
+class HandshakeTest(DuetdTestCase):
+    DUETD_ARGS = ("--replSet", "duetrs")
 
     def raw(self, command, db="admin"):
         """Runs a command and returns the raw reply, types preserved."""

@@ -9,29 +9,16 @@ import unittest
 import uuid
 
 import bson
-import pymongo
 from bson.int64 import Int64
 
-from duetd_fixture import Duetd, crc32c, op_msg, op_query, read_reply
+from duetd_fixture import DuetdTestCase, crc32c, op_msg, op_query, read_reply
 
 
 def uuid4_binary():
     return bson.Binary(uuid.uuid4().bytes, 4)
 
 
-class MalformedTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.duetd = Duetd().start()
-        cls.client = pymongo.MongoClient("127.0.0.1", cls.duetd.port, serverSelectionTimeoutMS=5000)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        try:
-            cls.duetd.stop()
-        finally:
-            cls.duetd.cleanup()
+class MalformedTest(DuetdTestCase):
 
     def connect(self):
         sock = socket.create_connection(("127.0.0.1", self.duetd.port), timeout=10)

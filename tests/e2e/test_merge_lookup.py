@@ -19,27 +19,15 @@ import bson
 import pymongo
 from pymongo.errors import OperationFailure
 
-from duetd_fixture import Duetd
+from duetd_fixture import Duetd, DuetdTestCase
 
 SOURCE = [{"_id": 1, "a": 1, "b": "a"}, {"_id": 2, "a": 2, "b": "b"}, {"_id": 3, "a": 3, "b": "c"}]
 TARGET_A = [{"_id": 1, "a": 10}, {"_id": 3, "a": 30}, {"_id": 4, "a": 40}]
 TARGET_C = [{"_id": 1, "a": 10, "c": "x"}, {"_id": 3, "a": 30, "c": "y"}, {"_id": 4, "a": 40, "c": "z"}]
 
 
-class MergeLookupTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.duetd = Duetd().start()
-        cls.client = pymongo.MongoClient("127.0.0.1", cls.duetd.port, serverSelectionTimeoutMS=5000)
-        cls.db = cls.client.ml
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        try:
-            cls.duetd.stop()
-        finally:
-            cls.duetd.cleanup()
+class MergeLookupTest(DuetdTestCase):
+    DATABASE = "ml"
 
     def reset(self, name, docs, db=None):
         coll = (db or self.db)[name]

@@ -12,7 +12,7 @@ import unittest
 import bson
 import pymongo
 
-from duetd_fixture import Duetd
+from duetd_fixture import DuetdTestCase
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DUETD = os.environ.get("DUETD") or os.path.join(HERE, "..", "..", "build", "bin", "duetd")
@@ -74,21 +74,12 @@ def with_props(base, properties=None, required=None, drop=(), title=None):
     return result
 
 
-class PartnerChangesTest(unittest.TestCase):
+class PartnerChangesTest(DuetdTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.duetd = Duetd().start()
+        super().setUpClass()
         cls.uri = cls.duetd.uri()
-        cls.client = pymongo.MongoClient(cls.uri, serverSelectionTimeoutMS=5000)
         cls.tmp = tempfile.mkdtemp(prefix="duet-partner-")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        try:
-            cls.duetd.stop()
-        finally:
-            cls.duetd.cleanup()
 
     def migrate(self, old, new, docs, *plan_args, strategy=None, not_round_trip=0):
         """Loads `docs` into <db>.Task, plans, checks, applies; returns (spec path, spec, source, partner)."""

@@ -10,23 +10,11 @@ import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, OperationFailure, WriteError
 
-from duetd_fixture import Duetd
+from duetd_fixture import Duetd, DuetdTestCase
 
 
-class WriteTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.duetd = Duetd().start()
-        cls.client = pymongo.MongoClient("127.0.0.1", cls.duetd.port, serverSelectionTimeoutMS=5000)
-        cls.db = cls.client.writes
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        try:
-            cls.duetd.stop()
-        finally:
-            cls.duetd.cleanup()
+class WriteTest(DuetdTestCase):
+    DATABASE = "writes"
 
     def setUp(self):
         self.coll = self.db[self._testMethodName]
