@@ -85,9 +85,9 @@ static bool conn_write_reply(int fd, const duet_wire_buffer_t *reply)
 }
 
 /* A reply buffer grown past CONN_BUFFER_KEEP is given back once the client has been silent for
- * CONN_BUFFER_IDLE_MS: a cursor read in 16 MiB batches keeps one buffer, an idle connection
- * keeps none. */
-#define CONN_BUFFER_KEEP (1024 * 1024)
+ * CONN_BUFFER_IDLE_MS: a cursor read in 16 MiB batches keeps one buffer while the client decodes
+ * each batch (pymongo takes about a second per batch), an idle connection keeps 64 KiB at most. */
+#define CONN_BUFFER_KEEP (64 * 1024)
 #define CONN_BUFFER_IDLE_MS 5000
 
 static void conn_release_idle_buffer(duet_conn_t *conn)
