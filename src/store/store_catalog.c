@@ -443,6 +443,7 @@ typedef struct drop_args {
    const char *coll;
    bool *dropped;
    uint8_t *uuid; /* may be NULL; else receives the dropped collection's UUID */
+   bool silent;   /* no "drop" event: a rename with dropTarget names the target in its own event */
 } drop_args_t;
 
 static bool drop_work(duet_session_t *session, void *arg, duet_error_t *error)
@@ -466,6 +467,9 @@ static bool drop_work(duet_session_t *session, void *arg, duet_error_t *error)
       return false;
    }
    duet_store_catalog_touch(session);
+   if (args->silent) {
+      return true;
+   }
    duet_store_change_entry_t entry = {.op = "drop", .db = args->db, .coll = args->coll, .uuid = uuid};
    return duet_store_changelog_append(session, &entry, error);
 }
@@ -474,7 +478,7 @@ bool duet_store_drop_collection(duet_session_t *session, const char *db, const c
                                 duet_error_t *error)
 {
    bool ignored;
-   drop_args_t args = {db, coll, dropped ? dropped : &ignored, NULL};
+   drop_args_t args = {db, coll, dropped ? dropped : &ignored, NULL, false};
    return duet_store_in_write(session, drop_work, &args, error);
 }
 
@@ -518,7 +522,7 @@ static bool drop_database_work(duet_session_t *session, void *arg, duet_error_t 
    bool ok = true;
    for (size_t i = 0; ok && i < count; i++) {
       bool dropped;
-      drop_args_t args = {db, names[i], &dropped, NULL};
+      drop_args_t args = {db, names[i], &dropped, NULL, false};
       ok = drop_work(session, &args, error);
    }
    duet_store_names_free(names, count);
@@ -573,7 +577,9 @@ static bool rename_work(duet_session_t *session, void *arg, duet_error_t *error)
          duet_error_set(error, DUET_ERR_NAMESPACE_EXISTS, "target namespace exists");
          return false;
       }
-      drop_args_t drop = {args->to_db, args->to, &dropped, target_uuid};
+      /* as MongoDB: one rename event (operationDescription.dropTarget names the replaced
+       * collection); a stream on the target sees that rename, then its invalidate */
+      drop_args_t drop = {args->to_db, args->to, &dropped, target_uuid, true};
       if (!drop_work(session, &drop, error)) {
          return false;
       }

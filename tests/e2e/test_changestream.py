@@ -314,6 +314,18 @@ class ChangeStreamTest(DuetdTestCase):
         self.assertEqual([e["operationType"] for e in self.next_events(target, 2)], ["rename", "invalidate"])
         stream.close()
         target.close()
+        # onto an existing collection with dropTarget: as MongoDB, the replaced collection has no drop
+        # event of its own; its streams see the rename, then their invalidate
+        self.db.replaced.insert_one({"_id": 1})
+        self.db.replacing.insert_one({"_id": 2})
+        replaced = self.db.replaced.watch(max_await_time_ms=200)
+        self.db.replacing.rename("replaced", dropTarget=True)
+        rename, invalidate = self.next_events(replaced, 2)
+        self.assertEqual((rename["operationType"], rename["ns"]["coll"], rename["to"]["coll"]),
+                         ("rename", "replacing", "replaced"))
+        self.assertEqual(invalidate["operationType"], "invalidate")
+        replaced.close()
+        self.assertEqual(list(self.db.replaced.find()), [{"_id": 2}])
 
     # ---- namespaces and options -------------------------------------------------------------
 

@@ -180,22 +180,20 @@ static void test_ddl_events(void **state)
       "  \"stateBeforeChange\": {\"collectionOptions\": {\"uuid\": \"uuid:a\","
       "   \"changeStreamPreAndPostImages\": {\"enabled\": true}, \"validator\": {\"a\": {\"$type\": \"int\"}},"
       "   \"validationLevel\": \"moderate\", \"validationAction\": \"warn\"}}},"
-      " \"12\": {\"operationType\": \"drop\", \"collectionUUID\": \"uuid:i\", \"ns\": {\"db\": \"db\", \"coll\": \"i\"}},"
-      " \"13\": {\"operationType\": \"rename\", \"collectionUUID\": \"uuid:a\", \"ns\": {\"db\": \"db\", \"coll\": \"a\"},"
+      " \"12\": {\"operationType\": \"rename\", \"collectionUUID\": \"uuid:a\", \"ns\": {\"db\": \"db\", \"coll\": \"a\"},"
       "  \"to\": {\"db\": \"db\", \"coll\": \"i\"},"
       "  \"operationDescription\": {\"to\": {\"db\": \"db\", \"coll\": \"i\"}, \"dropTarget\": \"uuid:i\"}},"
-      " \"14\": {\"operationType\": \"drop\", \"collectionUUID\": \"uuid:a\", \"ns\": {\"db\": \"db\", \"coll\": \"i\"}},"
-      " \"15\": {\"operationType\": \"dropDatabase\", \"ns\": {\"db\": \"db\"}}}");
+      " \"13\": {\"operationType\": \"drop\", \"collectionUUID\": \"uuid:a\", \"ns\": {\"db\": \"db\", \"coll\": \"i\"}},"
+      " \"14\": {\"operationType\": \"dropDatabase\", \"ns\": {\"db\": \"db\"}}}");
    bson_destroy(&c.events);
    /* the classic read: the events it always had, none of the new fields */
    read_from(f, 0, false, &names, &c);
    ASSERT_JSON_EQ(&c.events,
       "{\"0\": {\"operationType\": \"insert\", \"ns\": {\"db\": \"db\", \"coll\": \"i\"},"
       "  \"documentKey\": {\"_id\": 0}, \"fullDocument\": {\"_id\": 0}},"
-      " \"1\": {\"operationType\": \"drop\", \"ns\": {\"db\": \"db\", \"coll\": \"i\"}},"
-      " \"2\": {\"operationType\": \"rename\", \"ns\": {\"db\": \"db\", \"coll\": \"a\"}, \"to\": {\"db\": \"db\", \"coll\": \"i\"}},"
-      " \"3\": {\"operationType\": \"drop\", \"ns\": {\"db\": \"db\", \"coll\": \"i\"}},"
-      " \"4\": {\"operationType\": \"dropDatabase\", \"ns\": {\"db\": \"db\"}}}");
+      " \"1\": {\"operationType\": \"rename\", \"ns\": {\"db\": \"db\", \"coll\": \"a\"}, \"to\": {\"db\": \"db\", \"coll\": \"i\"}},"
+      " \"2\": {\"operationType\": \"drop\", \"ns\": {\"db\": \"db\", \"coll\": \"i\"}},"
+      " \"3\": {\"operationType\": \"dropDatabase\", \"ns\": {\"db\": \"db\"}}}");
    bson_destroy(&c.events);
    bson_destroy(specs);
    bson_destroy(more);
