@@ -259,26 +259,6 @@ static bool partner_arg_spec(duet_command_ctx_t *ctx, bool required, duet_partne
    return duet_partner_spec_from_bson(source, &doc, spec, error);
 }
 
-/* Fields every command accepts besides its own: the command name and the generic ones. */
-static bool partner_check_fields(duet_command_ctx_t *ctx, const char *const *allowed, duet_error_t *error)
-{
-   bson_iter_t iter;
-   bson_iter_init(&iter, ctx->command);
-   bson_iter_next(&iter);
-   while (bson_iter_next(&iter)) {
-      const char *key = bson_iter_key(&iter);
-      bool known = duet_command_is_generic_field(key);
-      for (size_t i = 0; !known && allowed[i]; i++) {
-         known = strcmp(key, allowed[i]) == 0;
-      }
-      if (!known) {
-         duet_error_set(error, 40415, "BSON field '%s.%s' is an unknown field.", ctx->entry->name, key);
-         return false;
-      }
-   }
-   return true;
-}
-
 static bool partner_arg_max_examples(duet_command_ctx_t *ctx, size_t *out, duet_error_t *error)
 {
    bson_iter_t iter;
@@ -342,7 +322,7 @@ bool duet_cmd_duet_check(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *e
    static const char *const allowed[] = {"spec", "maxExamples", NULL};
    duet_partner_spec_t *spec = NULL;
    size_t max_examples;
-   if (!partner_check_fields(ctx, allowed, error) || !partner_arg_max_examples(ctx, &max_examples, error) ||
+   if (!duet_command_check_fields(ctx, ctx->entry->name, allowed, error) || !partner_arg_max_examples(ctx, &max_examples, error) ||
        !partner_arg_spec(ctx, true, &spec, error)) {
       return false;
    }
@@ -369,7 +349,7 @@ bool duet_cmd_duet_verify(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *
    static const char *const allowed[] = {"spec", "maxExamples", NULL};
    duet_partner_spec_t *spec = NULL;
    size_t max_examples;
-   if (!partner_check_fields(ctx, allowed, error) || !partner_arg_max_examples(ctx, &max_examples, error) ||
+   if (!duet_command_check_fields(ctx, ctx->entry->name, allowed, error) || !partner_arg_max_examples(ctx, &max_examples, error) ||
        !partner_arg_spec(ctx, true, &spec, error)) {
       return false;
    }
@@ -397,7 +377,7 @@ bool duet_cmd_duet_apply(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *e
 {
    static const char *const allowed[] = {"spec", NULL};
    duet_partner_spec_t *spec = NULL;
-   if (!partner_check_fields(ctx, allowed, error) || !partner_arg_spec(ctx, true, &spec, error)) {
+   if (!duet_command_check_fields(ctx, ctx->entry->name, allowed, error) || !partner_arg_spec(ctx, true, &spec, error)) {
       return false;
    }
    duet_session_t *session = NULL;
@@ -448,7 +428,7 @@ bool duet_cmd_duet_status(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *
 {
    static const char *const allowed[] = {"name", "spec", NULL};
    char *name = NULL;
-   if (!partner_check_fields(ctx, allowed, error) || !partner_arg_link_name(ctx, false, &name, error)) {
+   if (!duet_command_check_fields(ctx, ctx->entry->name, allowed, error) || !partner_arg_link_name(ctx, false, &name, error)) {
       return false;
    }
    duet_session_t *session = NULL;
@@ -495,7 +475,7 @@ bool duet_cmd_duet_retire(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *
    bson_iter_t iter;
    duet_partner_keep_t keep = DUET_PARTNER_KEEP_NEW;
    bool drop = false;
-   if (!partner_check_fields(ctx, allowed, error)) {
+   if (!duet_command_check_fields(ctx, ctx->entry->name, allowed, error)) {
       return false;
    }
    if (!bson_iter_init_find(&iter, ctx->command, "keep")) {

@@ -1,7 +1,8 @@
 /*
- * cmd_write.c — update, delete and findAndModify over the store.  One write
- * transaction per command, one savepoint per statement: a failing statement
- * leaves no trace and becomes a writeError; ordered commands stop there.
+ * cmd_write.c — insert, update, delete and findAndModify over the store.  One
+ * write transaction per command, one savepoint per statement (write_run): a
+ * failing statement leaves no trace and becomes a writeError; ordered commands
+ * stop there.
  * Matching documents are collected first (through query.h, inside the
  * transaction) and changed afterwards, so an update never meets its own
  * output while scanning.
@@ -164,6 +165,112 @@ static bool write_ordered(duet_command_ctx_t *ctx, bool *ordered, duet_error_t *
    return true;
 }
 
+/* ---- the statement loop of insert, update and delete ---------------------------------------- */
+
+/* Runs statement number `index` (borrowed); false with `failure` set when it fails (a writeError). */
+typedef bool (*write_statement_fn)(duet_command_ctx_t *ctx, duet_session_t *session, const char *collection,
+                                   const bson_t *statement, int32_t index, void *totals, duet_error_t *failure);
+
+typedef struct write_command {
+   const char *field;          /* the statements array: "documents", "updates", "deletes" */
+   const char *const *known;   /* the command's own fields, checked first; NULL: not checked here */
+   write_statement_fn run;     /* one statement */
+   void (*reply)(void *totals, bson_t *reply); /* the command's reply fields (before writeErrors) */
+   void *totals;               /* what the statements add up, passed to run and reply */
+   int64_t *counter;           /* serverStatus opcounter, += statements attempted */
+} write_command_t;
+
+/*
+ * One write transaction, one savepoint per statement: a failing statement is rolled back and
+ * becomes a writeErrors entry at its index, and ends an ordered command; maxTimeMS running out
+ * ends it with a writeError too.  The reply is built before the commit, so that a retryable
+ * write's record (retry.h) commits with the write.  False (error set) when the command or its
+ * transaction fails.
+ */
+static bool write_run(duet_command_ctx_t *ctx, const write_command_t *command, bson_t *reply, duet_error_t *error)
+{
+   const char *collection;
+   bool ordered;
+   bson_iter_t statements;
+   uint32_t count;
+   if (!duet_command_collection(ctx, false, &collection, error) ||
+       (command->known && !duet_command_check_fields(ctx, ctx->entry->name, command->known, error)) ||
+       !write_ordered(ctx, &ordered, error) || !write_statements(ctx, command->field, &statements, &count, error)) {
+      return false;
+   }
+   duet_session_t *session;
+   if (!duet_server_session_acquire(ctx->server, &session, error)) {
+      return false;
+   }
+   bool ok = duet_session_begin(session, error);
+   bson_t write_errors = BSON_INITIALIZER;
+   uint32_t error_count = 0;
+   int32_t index = 0;
+   while (ok && bson_iter_next(&statements)) {
+      bson_t statement;
+      write_document(&statements, &statement);
+      duet_error_t failure = DUET_ERROR_INIT;
+      if (!duet_command_check_deadline(ctx, &failure)) {
+         duet_reply_append_write_error(&write_errors, &error_count, index, &failure);
+         duet_error_clear(&failure);
+         break;
+      }
+      if (!duet_session_savepoint(session, error)) {
+         ok = false;
+         break;
+      }
+      if (command->run(ctx, session, collection, &statement, index, command->totals, &failure)) {
+         ok = duet_session_savepoint_release(session, error);
+      } else {
+         duet_session_savepoint_rollback(session);
+         duet_reply_append_write_error(&write_errors, &error_count, index, &failure);
+         duet_error_clear(&failure);
+         if (ordered) {
+            break;
+         }
+      }
+      index++;
+   }
+   if (ok) {
+      command->reply(command->totals, reply);
+      if (error_count) {
+         BSON_APPEND_ARRAY(reply, "writeErrors", &write_errors);
+      }
+      ok = duet_retry_persist(ctx, session, reply, error);
+   }
+   ok = ok && duet_session_commit(session, error);
+   duet_server_session_release(ctx->server, session); /* rolls back what did not commit */
+   if (ok) {
+      __atomic_add_fetch(command->counter, index, __ATOMIC_RELAXED);
+   }
+   bson_destroy(&write_errors);
+   return ok;
+}
+
+/* ---- insert ---------------------------------------------------------------------------------- */
+
+static bool insert_statement(duet_command_ctx_t *ctx, duet_session_t *session, const char *collection,
+                             const bson_t *doc, int32_t index, void *totals, duet_error_t *failure)
+{
+   (void)index;
+   bool ok = duet_store_insert(session, ctx->db, collection, doc, NULL, failure);
+   *(int32_t *)totals += ok ? 1 : 0;
+   return ok;
+}
+
+static void insert_reply(void *totals, bson_t *reply)
+{
+   BSON_APPEND_INT32(reply, "n", *(int32_t *)totals);
+}
+
+bool duet_cmd_insert(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
+{
+   static const char *const known[] = {"documents", "ordered", "bypassDocumentValidation", "let", NULL};
+   int32_t inserted = 0;
+   write_command_t command = {"documents", known, insert_statement, insert_reply, &inserted, &ctx->server->op_insert};
+   return write_run(ctx, &command, reply, error);
+}
+
 /* ---- one update statement ------------------------------------------------------------------ */
 
 typedef struct update_result {
@@ -268,82 +375,52 @@ static bool update_statement(duet_command_ctx_t *ctx, duet_session_t *session, c
    return ok;
 }
 
+typedef struct update_totals {
+   int64_t n, modified;
+   bson_t upserted; /* [{index, _id}] */
+   uint32_t upserted_count;
+} update_totals_t;
+
+static bool update_run(duet_command_ctx_t *ctx, duet_session_t *session, const char *collection,
+                       const bson_t *statement, int32_t index, void *context, duet_error_t *failure)
+{
+   update_totals_t *totals = context;
+   update_result_t result;
+   if (!update_statement(ctx, session, collection, statement, &result, failure)) {
+      return false;
+   }
+   totals->n += result.matched;
+   totals->modified += result.modified;
+   if (result.upserted) {
+      char key_buffer[16];
+      const char *key;
+      bson_uint32_to_string(totals->upserted_count++, &key, key_buffer, sizeof key_buffer);
+      bson_t entry;
+      bson_append_document_begin(&totals->upserted, key, -1, &entry);
+      BSON_APPEND_INT32(&entry, "index", index);
+      bson_append_value(&entry, "_id", 3, &result.upserted_id);
+      bson_append_document_end(&totals->upserted, &entry);
+      bson_value_destroy(&result.upserted_id);
+   }
+   return true;
+}
+
+static void update_reply(void *context, bson_t *reply)
+{
+   update_totals_t *totals = context;
+   BSON_APPEND_INT32(reply, "n", (int32_t)totals->n);
+   BSON_APPEND_INT32(reply, "nModified", (int32_t)totals->modified);
+   if (totals->upserted_count) {
+      BSON_APPEND_ARRAY(reply, "upserted", &totals->upserted);
+   }
+}
+
 bool duet_cmd_update(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
 {
-   const char *collection;
-   bool ordered;
-   bson_iter_t statements;
-   uint32_t count;
-   if (!duet_command_collection(ctx, false, &collection, error) || !write_ordered(ctx, &ordered, error) ||
-       !write_statements(ctx, "updates", &statements, &count, error)) {
-      return false;
-   }
-   duet_session_t *session;
-   if (!duet_server_session_acquire(ctx->server, &session, error)) {
-      return false;
-   }
-   bool ok = duet_session_begin(session, error);
-   int64_t n = 0, modified = 0;
-   bson_t write_errors = BSON_INITIALIZER, upserted = BSON_INITIALIZER;
-   uint32_t error_count = 0, upserted_count = 0;
-   int32_t index = 0;
-   while (ok && bson_iter_next(&statements)) {
-      bson_t statement;
-      write_document(&statements, &statement);
-      duet_error_t failure = DUET_ERROR_INIT;
-      update_result_t result;
-      if (!duet_command_check_deadline(ctx, &failure)) {
-         duet_reply_append_write_error(&write_errors, &error_count, index, &failure);
-         duet_error_clear(&failure);
-         break;
-      }
-      if (!duet_session_savepoint(session, error)) {
-         ok = false;
-         break;
-      }
-      if (update_statement(ctx, session, collection, &statement, &result, &failure)) {
-         ok = duet_session_savepoint_release(session, error);
-         n += result.matched;
-         modified += result.modified;
-         if (result.upserted) {
-            char key_buffer[16];
-            const char *key;
-            bson_uint32_to_string(upserted_count++, &key, key_buffer, sizeof key_buffer);
-            bson_t entry;
-            bson_append_document_begin(&upserted, key, -1, &entry);
-            BSON_APPEND_INT32(&entry, "index", index);
-            bson_append_value(&entry, "_id", 3, &result.upserted_id);
-            bson_append_document_end(&upserted, &entry);
-            bson_value_destroy(&result.upserted_id);
-         }
-      } else {
-         duet_session_savepoint_rollback(session);
-         duet_reply_append_write_error(&write_errors, &error_count, index, &failure);
-         duet_error_clear(&failure);
-         if (ordered) {
-            break;
-         }
-      }
-      index++;
-   }
-   if (ok) { /* the reply before the commit: a retryable write's record commits with the write */
-      BSON_APPEND_INT32(reply, "n", (int32_t)n);
-      BSON_APPEND_INT32(reply, "nModified", (int32_t)modified);
-      if (upserted_count) {
-         BSON_APPEND_ARRAY(reply, "upserted", &upserted);
-      }
-      if (error_count) {
-         BSON_APPEND_ARRAY(reply, "writeErrors", &write_errors);
-      }
-      ok = duet_retry_persist(ctx, session, reply, error);
-   }
-   ok = ok && duet_session_commit(session, error);
-   duet_server_session_release(ctx->server, session);
-   if (ok) {
-      __atomic_add_fetch(&ctx->server->op_update, index, __ATOMIC_RELAXED);
-   }
-   bson_destroy(&write_errors);
-   bson_destroy(&upserted);
+   update_totals_t totals = {0, 0, BSON_INITIALIZER, 0};
+   write_command_t command = {"updates", NULL, update_run, update_reply, &totals, &ctx->server->op_update};
+   bool ok = write_run(ctx, &command, reply, error);
+   bson_destroy(&totals.upserted);
    return ok;
 }
 
@@ -409,66 +486,28 @@ static bool delete_statement(duet_command_ctx_t *ctx, duet_session_t *session, c
    return ok;
 }
 
+static bool delete_run(duet_command_ctx_t *ctx, duet_session_t *session, const char *collection,
+                       const bson_t *statement, int32_t index, void *totals, duet_error_t *failure)
+{
+   (void)index;
+   int64_t deleted = 0;
+   if (!delete_statement(ctx, session, collection, statement, &deleted, failure)) {
+      return false;
+   }
+   *(int64_t *)totals += deleted;
+   return true;
+}
+
+static void delete_reply(void *totals, bson_t *reply)
+{
+   BSON_APPEND_INT32(reply, "n", (int32_t) * (int64_t *)totals);
+}
+
 bool duet_cmd_delete(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
 {
-   const char *collection;
-   bool ordered;
-   bson_iter_t statements;
-   uint32_t count;
-   if (!duet_command_collection(ctx, false, &collection, error) || !write_ordered(ctx, &ordered, error) ||
-       !write_statements(ctx, "deletes", &statements, &count, error)) {
-      return false;
-   }
-   duet_session_t *session;
-   if (!duet_server_session_acquire(ctx->server, &session, error)) {
-      return false;
-   }
-   bool ok = duet_session_begin(session, error);
    int64_t n = 0;
-   bson_t write_errors = BSON_INITIALIZER;
-   uint32_t error_count = 0;
-   int32_t index = 0;
-   while (ok && bson_iter_next(&statements)) {
-      bson_t statement;
-      write_document(&statements, &statement);
-      duet_error_t failure = DUET_ERROR_INIT;
-      int64_t deleted = 0;
-      if (!duet_command_check_deadline(ctx, &failure)) {
-         duet_reply_append_write_error(&write_errors, &error_count, index, &failure);
-         duet_error_clear(&failure);
-         break;
-      }
-      if (!duet_session_savepoint(session, error)) {
-         ok = false;
-         break;
-      }
-      if (delete_statement(ctx, session, collection, &statement, &deleted, &failure)) {
-         ok = duet_session_savepoint_release(session, error);
-         n += deleted;
-      } else {
-         duet_session_savepoint_rollback(session);
-         duet_reply_append_write_error(&write_errors, &error_count, index, &failure);
-         duet_error_clear(&failure);
-         if (ordered) {
-            break;
-         }
-      }
-      index++;
-   }
-   if (ok) { /* the reply before the commit: a retryable write's record commits with the write */
-      BSON_APPEND_INT32(reply, "n", (int32_t)n);
-      if (error_count) {
-         BSON_APPEND_ARRAY(reply, "writeErrors", &write_errors);
-      }
-      ok = duet_retry_persist(ctx, session, reply, error);
-   }
-   ok = ok && duet_session_commit(session, error);
-   duet_server_session_release(ctx->server, session);
-   if (ok) {
-      __atomic_add_fetch(&ctx->server->op_delete, index, __ATOMIC_RELAXED);
-   }
-   bson_destroy(&write_errors);
-   return ok;
+   write_command_t command = {"deletes", NULL, delete_run, delete_reply, &n, &ctx->server->op_delete};
+   return write_run(ctx, &command, reply, error);
 }
 
 /* ---- findAndModify -------------------------------------------------------------------------- */

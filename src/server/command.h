@@ -88,6 +88,11 @@ bool duet_command_collection(const duet_command_ctx_t *ctx, bool allow_one, cons
 /* True for the global fields every command accepts ($db, lsid, maxTimeMS, comment, ...). */
 bool duet_command_is_generic_field(const char *key);
 
+/* 40415 "BSON field '<struct_name>.<key>' is an unknown field." for a field of the command that is
+ * neither its name, one of `known` (NULL-terminated) nor a global field. */
+bool duet_command_check_fields(const duet_command_ctx_t *ctx, const char *struct_name, const char *const *known,
+                               duet_error_t *error);
+
 /* Fails with 50 MaxTimeMSExpired when the command's maxTimeMS has passed. */
 bool duet_command_check_deadline(const duet_command_ctx_t *ctx, duet_error_t *error);
 

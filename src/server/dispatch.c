@@ -48,6 +48,26 @@ bool duet_command_is_generic_field(const char *key)
    return false;
 }
 
+bool duet_command_check_fields(const duet_command_ctx_t *ctx, const char *struct_name, const char *const *known,
+                               duet_error_t *error)
+{
+   bson_iter_t iter;
+   bson_iter_init(&iter, ctx->command);
+   bson_iter_next(&iter); /* the command name */
+   while (bson_iter_next(&iter)) {
+      const char *key = bson_iter_key(&iter);
+      bool found = duet_command_is_generic_field(key);
+      for (size_t i = 0; !found && known[i]; i++) {
+         found = strcmp(key, known[i]) == 0;
+      }
+      if (!found) {
+         duet_error_set(error, 40415, "BSON field '%s.%s' is an unknown field.", struct_name, key);
+         return false;
+      }
+   }
+   return true;
+}
+
 static bool dispatch_is_type(const bson_iter_t *iter, bson_type_t type)
 {
    return bson_iter_type(iter) == type;

@@ -1,164 +1,18 @@
 /*
- * cmd_crud.c — the document commands over the store: insert and find.
- * Writes run in one store transaction per command with a savepoint per
- * document (ordered inserts keep the documents before a failing one; unordered
- * ones carry on); reads stream a store scan through the aggregation engine
+ * cmd_find.c — find: a store scan streamed through the aggregation engine
  * ($match, $sort, $skip, $limit) and the find projection into a cursor.
  */
 #include "server/command.h"
-#include "server/retry.h"
 #include "server/query.h"
 
 #include <duet/mql_match.h>
 
 #include <string.h>
 
-/* 40415 for a field that is neither one of `known` nor a global field. */
-static bool crud_check_fields(duet_command_ctx_t *ctx, const char *struct_name, const char *const *known,
-                              duet_error_t *error)
-{
-   bson_iter_t iter;
-   bson_iter_init(&iter, ctx->command);
-   bson_iter_next(&iter); /* the command name */
-   while (bson_iter_next(&iter)) {
-      const char *key = bson_iter_key(&iter);
-      if (duet_command_is_generic_field(key)) {
-         continue;
-      }
-      bool found = false;
-      for (size_t i = 0; known[i]; i++) {
-         if (strcmp(key, known[i]) == 0) {
-            found = true;
-            break;
-         }
-      }
-      if (!found) {
-         duet_error_set(error, 40415, "BSON field '%s.%s' is an unknown field.", struct_name, key);
-         return false;
-      }
-   }
-   return true;
-}
-
-static bool crud_is_boolish(const bson_iter_t *iter)
+static bool find_is_boolish(const bson_iter_t *iter)
 {
    return BSON_ITER_HOLDS_BOOL(iter) || BSON_ITER_HOLDS_NUMBER(iter);
 }
-
-/* ---- insert ------------------------------------------------------------------------- */
-
-bool duet_cmd_insert(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
-{
-   static const char *const known[] = {"documents", "ordered", "bypassDocumentValidation", "let", NULL};
-   const char *collection;
-   if (!duet_command_collection(ctx, false, &collection, error) || !crud_check_fields(ctx, "insert", known, error)) {
-      return false;
-   }
-   bool ordered = true;
-   bson_iter_t iter, documents;
-   if (bson_iter_init_find(&iter, ctx->command, "ordered")) {
-      if (!crud_is_boolish(&iter)) {
-         duet_error_wrong_type(error, "insert", "ordered", &iter, "bool");
-         return false;
-      }
-      ordered = bson_iter_as_bool(&iter);
-   }
-   if (bson_iter_init_find(&iter, ctx->command, "bypassDocumentValidation") && bson_iter_as_bool(&iter)) {
-      duet_error_set(error, DUET_ERR_COMMAND_NOT_SUPPORTED, "bypassDocumentValidation is not supported by duetd");
-      return false;
-   }
-   if (!bson_iter_init_find(&iter, ctx->command, "documents")) {
-      duet_error_set(error, 40414, "BSON field 'insert.documents' is missing but a required field");
-      return false;
-   }
-   if (!BSON_ITER_HOLDS_ARRAY(&iter)) {
-      duet_error_wrong_type(error, "insert", "documents", &iter, "array");
-      return false;
-   }
-   uint32_t count = 0;
-   bson_iter_recurse(&iter, &documents);
-   while (bson_iter_next(&documents)) {
-      if (!BSON_ITER_HOLDS_DOCUMENT(&documents)) {
-         char field[48];
-         snprintf(field, sizeof field, "documents.%u", count);
-         duet_error_wrong_type(error, "insert", field, &documents, "object");
-         return false;
-      }
-      count++;
-   }
-   if (count == 0 || count > DUET_WIRE_MAX_WRITE_BATCH) {
-      duet_error_set(error, DUET_ERR_INVALID_LENGTH, "Write batch sizes must be between 1 and %d. Got %u operations.",
-                     DUET_WIRE_MAX_WRITE_BATCH, count);
-      return false;
-   }
-
-   duet_session_t *session;
-   if (!duet_server_session_acquire(ctx->server, &session, error)) {
-      return false;
-   }
-   if (!duet_session_begin(session, error)) {
-      duet_server_session_release(ctx->server, session);
-      return false;
-   }
-   bson_t write_errors = BSON_INITIALIZER;
-   uint32_t error_count = 0;
-   int32_t inserted = 0;
-   int32_t index = 0;
-   bool ok = true;
-   bson_iter_recurse(&iter, &documents);
-   while (bson_iter_next(&documents)) {
-      uint32_t length;
-      const uint8_t *data;
-      bson_iter_document(&documents, &length, &data);
-      bson_t doc;
-      bson_init_static(&doc, data, length);
-      duet_error_t failure = DUET_ERROR_INIT;
-      if (!duet_command_check_deadline(ctx, &failure)) {
-         duet_reply_append_write_error(&write_errors, &error_count, index, &failure);
-         duet_error_clear(&failure);
-         break;
-      }
-      if (!duet_session_savepoint(session, error)) {
-         ok = false;
-         break;
-      }
-      if (duet_store_insert(session, ctx->db, collection, &doc, NULL, &failure)) {
-         if (!duet_session_savepoint_release(session, error)) {
-            ok = false;
-            break;
-         }
-         inserted++;
-      } else {
-         duet_session_savepoint_rollback(session);
-         duet_reply_append_write_error(&write_errors, &error_count, index, &failure);
-         duet_error_clear(&failure);
-         if (ordered) {
-            break;
-         }
-      }
-      index++;
-   }
-   if (ok) { /* the reply before the commit: a retryable write's record commits with the write */
-      BSON_APPEND_INT32(reply, "n", inserted);
-      if (error_count > 0) {
-         BSON_APPEND_ARRAY(reply, "writeErrors", &write_errors);
-      }
-      ok = duet_retry_persist(ctx, session, reply, error);
-   }
-   if (ok) {
-      ok = duet_session_commit(session, error);
-   } else {
-      duet_session_abort(session);
-   }
-   if (ok) {
-      __atomic_add_fetch(&ctx->server->op_insert, inserted, __ATOMIC_RELAXED);
-   }
-   bson_destroy(&write_errors);
-   duet_server_session_release(ctx->server, session);
-   return ok;
-}
-
-/* ---- find ---------------------------------------------------------------------------- */
 
 /* Reads a non-negative integer option (skip, limit, batchSize). */
 static bool find_read_count(const bson_iter_t *iter, const char *field, int64_t *out, duet_error_t *error)
@@ -184,7 +38,7 @@ bool duet_cmd_find(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
                                        "collation", "let", "tailable", "awaitData", "oplogReplay", "min", "max",
                                        "returnKey", "showRecordId", NULL};
    const char *collection;
-   if (!duet_command_collection(ctx, false, &collection, error) || !crud_check_fields(ctx, "FindCommandRequest", known, error)) {
+   if (!duet_command_collection(ctx, false, &collection, error) || !duet_command_check_fields(ctx, "FindCommandRequest", known, error)) {
       return false;
    }
    bson_t filter = BSON_INITIALIZER, projection = BSON_INITIALIZER, sort = BSON_INITIALIZER;
@@ -223,7 +77,7 @@ bool duet_cmd_find(duet_command_ctx_t *ctx, bson_t *reply, duet_error_t *error)
                  strcmp(key, "noCursorTimeout") == 0 || strcmp(key, "allowPartialResults") == 0 ||
                  strcmp(key, "tailable") == 0 || strcmp(key, "awaitData") == 0 || strcmp(key, "returnKey") == 0 ||
                  strcmp(key, "showRecordId") == 0 || strcmp(key, "oplogReplay") == 0) {
-         if (!crud_is_boolish(&iter)) {
+         if (!find_is_boolish(&iter)) {
             duet_error_wrong_type(error, "FindCommandRequest", key, &iter, "bool");
             ok = false;
             break;
